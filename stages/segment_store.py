@@ -2,7 +2,7 @@
 
 Datasets (row i = segment i, videos in index order, segments in time order):
   audio          float32 [n, segment_seconds * sample_rate]   mono
-  frames         uint8   [n, frames, height, width, 3]         RGB
+  frames         uint8   [n, frames, height, width, 3]         RGB, lzf-compressed
   video_id       utf-8 str [n]
   segment_index  int32   [n]   position of the segment within its video
   start_seconds  float64 [n]   start of the segment in the source video
@@ -93,7 +93,7 @@ class SegmentWriter:
                          chunks=(16, samples))
         f.create_dataset("frames", (0, frames, height, width, 3), np.uint8,
                          maxshape=(None, frames, height, width, 3),
-                         chunks=(1, frames, height, width, 3))
+                         chunks=(1, frames, height, width, 3), compression="lzf")
         f.create_dataset("video_id", (0,), STR, maxshape=(None,), chunks=(4096,))
         f.create_dataset("segment_index", (0,), np.int32, maxshape=(None,), chunks=(4096,))
         f.create_dataset("start_seconds", (0,), np.float64, maxshape=(None,), chunks=(4096,))
@@ -117,6 +117,20 @@ class SegmentWriter:
         f["start_seconds"][rows] = start_seconds
         f["split"][rows] = [split] * k
         self.n += k
+
+    @classmethod
+    def reopen(cls, path: str | Path, rows: int) -> "SegmentWriter":
+        """Reopen a store an interrupted run left, keeping its first `rows` segments."""
+        self = cls.__new__(cls)
+        self.path = Path(path)
+        self.file = h5py.File(self.path, "r+")
+        for name in ("audio", "frames", *META):
+            self.file[name].resize(rows, axis=0)
+        self.n = rows
+        return self
+
+    def flush(self) -> None:
+        self.file.flush()
 
     def close(self) -> None:
         self.file.close()

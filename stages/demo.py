@@ -1,0 +1,35 @@
+"""DVC stage `demo`: generate the demo data set (stages.synth) into data/demo.
+
+Only when `data.source` is data/demo; for a user's own data the stage leaves an empty
+folder with a README, so it costs nothing.
+"""
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+from stages import synth
+from stages.config import load_params
+
+DEMO_DIR = Path("data/demo")
+
+
+def main() -> None:
+    params = load_params()
+    source = params["data"]["source"]
+    if DEMO_DIR.exists():
+        shutil.rmtree(DEMO_DIR)
+    if Path(source).resolve() != DEMO_DIR.resolve():
+        DEMO_DIR.mkdir(parents=True)
+        (DEMO_DIR / "README.md").write_text(f"The demo data set is not used: data.source is {source}.\n")
+        return
+    demo = params["demo"]
+    synth.generate(DEMO_DIR, seed=params["seed"], videos=demo["videos"], genres=demo["genres"],
+                   min_seconds=demo["min_seconds"], max_seconds=demo["max_seconds"],
+                   width=demo["width"], height=demo["height"], fps=demo["fps"],
+                   sample_rate=demo["sample_rate"], container=demo["container"],
+                   audio_channels=demo["audio_channels"], workers=demo["workers"])
+
+
+if __name__ == "__main__":
+    main()
