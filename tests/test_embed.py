@@ -1,0 +1,199 @@
+"""The embed stage on a tiny generated segment store: windows, a run killed mid-block that
+resumes with only the missing blocks, --shard workers, changed segments."""
+import copy
+import os
+import subprocess
+import sys
+import urllib.error
+from pathlib import Path
+
+import h5py
+import numpy as np
+import pytest
+import torch
+import yaml
+
+from stages import embed, feature_store, segment_store
+from stages.config import load_params
+
+ROOT = Path(__file__).resolve().parents[1]
+ROWS = 6
+
+
+def make_segments(path, videos=3, per_video=2, seed=0):
+    rng = np.random.default_rng(seed)
+    with segment_store.SegmentWriter(path, sample_rate=16000, segment_seconds=5.0, frames=10,
+                                     height=24, width=32, seed=seed) as writer:
+        t = np.arange(80000) / 16000
+        for v in range(videos):
+            pitch = 200 * (1 + v + np.arange(per_video))[:, None]      # a tone per segment
+            audio = 0.05 * np.sin(2 * np.pi * pitch * t) + 0.01 * rng.standard_normal((per_video, len(t)))
+            frames = rng.integers(0, 256, (per_video, 10, 24, 32, 3), dtype=np.uint8)
+            writer.append(audio.astype(np.float32), frames, f"v{v}", np.arange(per_video),
+                          10.0 * np.arange(per_video), "train")
+
+
+@pytest.fixture(scope="module")
+def one_thread():
+    """Small convolutions on a shared 2-core machine run faster without intra-op threads."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+@pytest.fixture(scope="module")
+def params():
+    p = copy.deepcopy(load_params(ROOT / "params.yaml"))
+    p["seed"] = 0
+    p["decode"]["window_seconds"] = 3.0
+    p["features"]["block_rows"] = 2
+    p["features"]["video"].update(weights="none", frames=2, batch_size=1)
+    p["features"]["audio"].update(model="MTT_musicnn", layers=["max_pool", "mean_pool"],
+                                  batch_size=4)
+    return p
+
+
+@pytest.fixture(scope="module")
+def workdir(tmp_path_factory, params):
+    """A project folder of its own: params.yaml and data/segments.h5."""
+    root = tmp_path_factory.mktemp("project")
+    make_segments(root / "data" / "segments.h5")
+    (root / "params.yaml").write_text(yaml.safe_dump(params))
+    return root
+
+
+@pytest.fixture(scope="module")
+def video_backbone(one_thread):
+    from stages.r2plus1d_backbone import R2Plus1DBackbone
+    return R2Plus1DBackbone("none", seed=0, device="cpu")
+
+
+@pytest.fixture(scope="module")
+def video_reference(workdir, params, video_backbone):
+    """The backbone on every segment's window frames, without the stage."""
+    with h5py.File(workdir / "data" / "segments.h5") as f:
+        index = segment_store.window_frames(dict(f.attrs), 3.0, 2)
+        return video_backbone(f["frames"][:][:, index])
+
+
+def test_readers_take_the_centred_window(workdir, params):
+    with h5py.File(workdir / "data" / "segments.h5") as f:
+        audio = embed.window_reader(f, "audio", params)(slice(1, 3))
+        np.testing.assert_array_equal(audio, f["audio"][1:3, 16000:64000])   # 1 s .. 4 s
+        video = embed.window_reader(f, "video", {**params, "features": {
+            **params["features"], "video": {**params["features"]["video"], "frames": 8}}})
+        # 10 stored frames at 0.25, 0.75, ... s; 6 inside [1, 4) s; 8 wanted: some repeat
+        index = segment_store.window_frames(dict(f.attrs), 3.0, 8)
+        assert len(set(index.tolist())) < 8
+        np.testing.assert_array_equal(video(slice(0, 2)), f["frames"][0:2][:, index])
+
+
+KILL_MID_BLOCK = """
+import os, signal
+from stages import embed, feature_store
+
+original = feature_store.FeatureStore.write
+def write(self, b, values):
+    if b == 1:      # block 1's rows reach the disk, then the process dies before its marker
+        self.features[self.block(b)] = values
+        os.kill(os.getpid(), signal.SIGKILL)
+    original(self, b, values)
+feature_store.FeatureStore.write = write
+embed.main(["video"])
+"""
+
+
+def test_a_run_killed_mid_block_resumes_with_only_the_missing_blocks(
+        workdir, params, video_backbone, video_reference):
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
+    killed = subprocess.run([sys.executable, "-c", KILL_MID_BLOCK], cwd=workdir, env=env,
+                            capture_output=True, text=True, timeout=300)
+    assert killed.returncode == -9, killed.stderr
+    out = workdir / "features" / "video.zarr"
+    partial = feature_store.FeatureStore.open(
+        out, rows=ROWS, dim=512, block_rows=2,
+        attrs={"fingerprint": feature_store.attrs(out)["fingerprint"]})
+    assert partial.completed().tolist() == [True, False, False]
+
+    seen = []
+    forward = video_backbone.forward
+    video_backbone.forward = lambda clips: seen.append(len(clips)) or forward(clips)
+    try:
+        summary = embed.embed("video", params, workdir / "data" / "segments.h5", out,
+                              backbone=video_backbone, progress=False)
+    finally:
+        video_backbone.forward = forward
+    assert summary["blocks"] == [1, 2] and summary["segments"] == 4 and sum(seen) == 4
+    np.testing.assert_allclose(feature_store.load(out), video_reference, rtol=1e-4, atol=1e-5)
+    attrs = feature_store.attrs(out)
+    assert attrs["backbone"] == "r2plus1d_18" and attrs["weights"] == "random init (seed 0)"
+    assert attrs["window"]["start"] == 1.0 and attrs["window"]["stop"] == 4.0
+    assert attrs["segments"]["rows"] == ROWS and attrs["device"] == "cpu"
+    # nothing left to do: a re-run computes nothing
+    again = embed.embed("video", params, workdir / "data" / "segments.h5", out,
+                        backbone=video_backbone, progress=False)
+    assert again["segments"] == 0
+
+
+def test_shard_workers_fill_disjoint_blocks(tmp_path, workdir, params, monkeypatch,
+                                            video_reference, one_thread):
+    # `auto` offline: falls back to the same seeded random init, recorded in the attributes
+    from stages import r2plus1d_backbone
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
+    monkeypatch.setattr(torch.hub, "download_url_to_file",
+                        lambda *a, **k: (_ for _ in ()).throw(urllib.error.URLError("offline")))
+    auto = {**params, "features": {**params["features"], "video": {
+        **params["features"]["video"], "weights": "auto"}}}
+    with pytest.warns(UserWarning, match="random weights"):
+        backbone = r2plus1d_backbone.R2Plus1DBackbone("auto", seed=0, device="cpu")
+    segments, out = workdir / "data" / "segments.h5", tmp_path / "video.zarr"
+    first = embed.embed("video", auto, segments, out, shard="2/2", backbone=backbone,
+                        progress=False)
+    assert first["blocks"] == [1]
+    with pytest.raises(RuntimeError, match="incomplete"):
+        feature_store.load(out)
+    second = embed.embed("video", auto, segments, out, shard="1/2", backbone=backbone,
+                         progress=False)
+    assert second["blocks"] == [0, 2]
+    np.testing.assert_allclose(feature_store.load(out), video_reference, rtol=1e-4, atol=1e-5)
+    attrs = feature_store.attrs(out)
+    assert attrs["weights"] == "random init (seed 0)"
+    assert "kinetics400 unavailable" in attrs["weights_note"]
+
+    # the segments change: a shard worker refuses to wipe the store, a lone run starts afresh
+    longer = tmp_path / "longer.h5"
+    make_segments(longer, videos=4)
+    with pytest.raises(ValueError, match="has 6 rows but the segment store has 8 segments"):
+        embed.embed("video", auto, longer, out, shard="1/2", backbone=backbone, progress=False)
+    with pytest.raises(ValueError, match="has 6 rows"):
+        feature_store.load(out, rows=8)
+    other = tmp_path / "other.h5"
+    make_segments(other, seed=1)                       # same length, other segments
+    with pytest.raises(ValueError, match="other settings or from other segments"):
+        embed.embed("video", auto, other, out, shard="1/2", backbone=backbone, progress=False)
+    fresh = embed.embed("video", auto, other, out, backbone=backbone, progress=False)
+    assert fresh["blocks"] == [0, 1, 2]
+    assert feature_store.attrs(out)["segments"]["path"] == str(other)
+
+
+def test_audio_stage_stores_musicnn_of_the_window(tmp_path, workdir, params):
+    from stages.musicnn_backbone import MusicnnBackbone
+    backbone = MusicnnBackbone("MTT_musicnn", ["max_pool", "mean_pool"])
+    try:
+        out = tmp_path / "audio.zarr"
+        summary = embed.embed("audio", params, workdir / "data" / "segments.h5", out,
+                              backbone=backbone, progress=False)
+        assert summary["segments"] == ROWS
+        with h5py.File(workdir / "data" / "segments.h5") as f:
+            expected = backbone(f["audio"][:, 16000:64000])
+    finally:
+        backbone.close()
+    stored = feature_store.load(out)
+    assert stored.shape == (ROWS, 1506) and np.isfinite(stored).all()
+    np.testing.assert_allclose(stored, expected, rtol=1e-4, atol=1e-4 * np.abs(expected).max())
+    attrs = feature_store.attrs(out)
+    assert attrs["backbone"] == "musicnn" and attrs["model"] == "MTT_musicnn"
+    assert attrs["layers"] == ["max_pool", "mean_pool"]
+    assert attrs["window"]["samples"] == [16000, 64000]
+    assert {"tensorflow", "musicnn", "librosa", "zarr", "h5py"} <= set(attrs["versions"])
