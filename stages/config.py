@@ -8,7 +8,7 @@ import yaml
 # The knobs of one training configuration; the main one keeps them top-level in params.yaml.
 TRAIN_KEYS = (
     "tau", "learn_tau", "loss", "head_layers", "hidden_dim", "embed_dim",
-    "head_activation", "batchnorm", "dropout", "single_head", "ae_init",
+    "head_activation", "batchnorm", "dropout", "standardise", "single_head", "ae_init",
     "batch_size", "lr", "lr_gamma", "patience", "max_epochs",
 )
 

@@ -1,0 +1,157 @@
+import csv
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+import yaml
+from fixtures_train import synthetic_pairs, video_layout, write_features, write_workspace
+
+from stages import heads, retrieval, train, training
+from stages.batching import epoch_batches
+from stages.config import load_params, train_config
+from stages.losses import contrastive_loss
+
+REPO = Path(__file__).resolve().parents[1]
+FIT_KEYS = train.FIT_KEYS
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    # tiny matrices: threads only add overhead, and the test suite shares the cores
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+@pytest.fixture(scope="module")
+def splits():
+    video_ids, split = video_layout(60)
+    audio, video = synthetic_pairs(video_ids, noise=3.0)
+    return {s: training.Pairs(audio[split == s], video[split == s], video_ids[split == s])
+            for s in ("train", "val")}
+
+
+def config(**overrides):
+    cfg = train_config(load_params(REPO / "params.yaml"), "cl_base")
+    cfg.update(hidden_dim=32, embed_dim=16, **overrides)
+    return cfg
+
+
+def fitted(splits, cfg, seed=0):
+    torch.manual_seed(seed)
+    model = heads.build(cfg, splits["train"].audio.shape[1], splits["train"].video.shape[1])
+    model.set_standardisation(splits["train"].audio, splits["train"].video)
+    result = training.fit(model, splits["train"], splits["val"], **{k: cfg[k] for k in FIT_KEYS},
+                          seed=seed, device=torch.device("cpu"), progress=False)
+    return model, result
+
+
+def val_median_rank(model, pairs):
+    return retrieval.median_rank(*heads.embed(model, pairs.audio, pairs.video))
+
+
+@pytest.mark.parametrize("overrides", [{}, {"loss": "clip", "head_activation": "none",
+                                            "learn_tau": True, "tau": 0.1}])
+def test_fit_aligns_pairs_restores_best_epoch_and_decays_lr(splits, overrides):
+    cfg = config(patience=2, **overrides)
+    torch.manual_seed(0)
+    untrained = heads.build(cfg, 24, 16)
+    untrained.set_standardisation(splits["train"].audio, splits["train"].video)
+    chance = (len(splits["val"].video_ids) + 1) / 2
+    assert val_median_rank(untrained, splits["val"]) > chance / 2
+
+    model, result = fitted(splits, cfg)
+    history = result.history
+    assert [h["epoch"] for h in history] == list(range(1, len(history) + 1))
+    assert result.best_epoch < len(history) <= result.best_epoch + cfg["patience"]  # stopped early
+    val_losses = [h["val_loss"] for h in history]
+    assert result.best_epoch == int(np.argmin(val_losses)) + 1
+    assert val_losses[-1] > result.best_val_loss
+    # the returned weights are the best epoch's
+    best = history[result.best_epoch - 1]
+    assert val_median_rank(model, splits["val"]) == best["val_median_rank"] < chance / 2
+    assert model.tau.item() == pytest.approx(best["tau"])
+    assert not model.training
+    loss_fn = contrastive_loss(cfg["loss"])
+    val_batches = epoch_batches(splits["val"].video_ids, cfg["batch_size"],
+                                np.random.default_rng(0))
+    a, v = (torch.from_numpy(x) for x in (splits["val"].audio, splits["val"].video))
+    assert training.batch_mean_loss(model, loss_fn, a, v, val_batches) == pytest.approx(
+        result.best_val_loss, rel=1e-5)
+    np.testing.assert_allclose([h["lr"] for h in history],
+                               cfg["lr"] * cfg["lr_gamma"] ** np.arange(len(history)))
+    if cfg["learn_tau"]:
+        assert len({h["tau"] for h in history}) > 1
+
+
+def test_no_improvement_stops_after_patience(splits):
+    # lr 0 and no BatchNorm: the validation loss never changes, so never improves after epoch 1
+    _, result = fitted(splits, config(lr=0.0, batchnorm=False, patience=3))
+    assert len(result.history) == 4 and result.best_epoch == 1
+
+
+def test_fit_is_deterministic_in_the_seed(splits):
+    cfg = config(max_epochs=3, patience=5)
+    first, again, other = (fitted(splits, cfg, seed)[1].history for seed in (0, 0, 1))
+    assert first == again
+    assert first != other
+
+
+def test_fit_rejects_a_validation_split_without_negatives(splits):
+    one_video = training.Pairs(splits["val"].audio[:6], splits["val"].video[:6],
+                               np.array(["v"] * 6))
+    model = heads.build(config(), 24, 16)
+    with pytest.raises(ValueError, match="validation split"):
+        training.fit(model, splits["train"], one_video, **{k: config()[k] for k in FIT_KEYS},
+                     seed=0, progress=False)
+
+
+def test_autoencoder_initialisation(splits):
+    cfg = config(head_layers=3)
+    torch.manual_seed(0)
+    model = heads.build(cfg, 24, 16)
+    model.set_standardisation(splits["train"].audio, splits["train"].video)
+    before = model.audio_head[0].weight.detach().clone()
+    curves = training.initialise_from_autoencoders(model, splits["train"], epochs=8, lr=0.01,
+                                                   batch_size=64, seed=0,
+                                                   device=torch.device("cpu"), progress=False)
+    assert set(curves) == {"audio", "video"}
+    for curve in curves.values():
+        assert len(curve) == 8 and curve[-1] < 0.8 * curve[0]
+    assert not torch.equal(before, model.audio_head[0].weight)
+
+    single = heads.build(config(single_head=True), 24, 16)
+    curves = training.initialise_from_autoencoders(single, splits["train"], epochs=1, lr=0.01,
+                                                   batch_size=64, seed=0,
+                                                   device=torch.device("cpu"), progress=False)
+    assert set(curves) == {"video"}
+
+
+def test_train_stage(tmp_path, monkeypatch):
+    write_workspace(tmp_path, n_videos=30)
+    params = yaml.safe_load((REPO / "params.yaml").read_text())
+    params.update(max_epochs=2, hidden_dim=16, embed_dim=8)
+    params["paper_base"].update(max_epochs=2, hidden_dim=16)
+    params["autoencoder"]["epochs"] = 1
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
+    monkeypatch.chdir(tmp_path)
+
+    for name in ("main", "ae_init", "single_head"):
+        train.main(["--config", name])
+        model = heads.load(f"models/{name}.pt")
+        assert model.meta["name"] == name and model.meta["n_train"] == 24 * 6
+        rows = list(csv.DictReader(open(f"reports/train/{name}.csv")))
+        assert list(rows[0]) == list(training.HISTORY_COLUMNS) and len(rows) == 2
+    za, zv = heads.embed(model, np.zeros((3, 24), np.float32), np.zeros((3, 16), np.float32))
+    assert za.shape == zv.shape == (3, 24)                          # single head: audio's size
+    assert heads.load("models/main.pt").config["embed_dim"] == 8
+    assert heads.load("models/ae_init.pt").meta["autoencoder_loss"]["audio"]
+
+    # a feature store that does not match the segment store is named
+    shutil.rmtree("features/video.zarr")
+    write_features(Path("features/video.zarr"), np.zeros((10, 16), np.float32))
+    with pytest.raises(ValueError, match="video.zarr"):
+        train.main(["--config", "main"])
