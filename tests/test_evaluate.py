@@ -1,0 +1,107 @@
+"""The evaluate stage on a tiny workspace, and the tables it writes."""
+import json
+
+import pytest
+from fixtures_eval import make_workspace, params, write_models
+
+from stages import evaluate, heads, retrieval, tables
+from stages.feature_store import load
+from stages.segment_store import read_meta
+
+BASELINES = ("musicnn", "r2plus1d", "musicnn+r2plus1d")
+
+
+def run_stage(root, monkeypatch):
+    monkeypatch.chdir(root)
+    evaluate.main()
+    return (json.loads((root / "reports/retrieval.json").read_text()),
+            json.loads((root / "reports/probes.json").read_text()),
+            (root / "reports/tables.md").read_text())
+
+
+def test_stage_writes_metrics_and_tables(tmp_path, monkeypatch):
+    p = make_workspace(tmp_path)
+    ret, prb, md = run_stage(tmp_path, monkeypatch)
+
+    assert ret["rank_pool"] == 8 and set(ret["configs"]) == {"cl_base", "single_head"}
+    # main's figures are those of its test-split embeddings
+    meta = read_meta(tmp_path / "data/segments.h5")
+    test = meta.split == "test"
+    za, zv = heads.embed(heads.load(tmp_path / "models/main.pt"),
+                         load(tmp_path / "features/audio.zarr")[test],
+                         load(tmp_path / "features/video.zarr")[test])
+    expected = retrieval.evaluate(za, zv, 8)
+    for key, value in expected["paper"].items():
+        assert ret["main"]["paper"][key] == (pytest.approx(value) if key != "chance" else value)
+    assert ret["main"]["full"]["median_rank_a2v"] == pytest.approx(expected["full"]["median_rank_a2v"])
+    assert ret["main"]["full"]["chance"]["median_rank"] == (test.sum() + 1) / 2
+    assert ret["main"]["paper"]["n_chunks"] == test.sum() // 8
+
+    assert list(prb) == ["musicnn", "r2plus1d", "musicnn+r2plus1d", "cl_audio", "cl_video", "cl_agg"]
+    for rep in prb.values():
+        for task in ("genre", "tags"):
+            assert {"auc", "f1", "excluded", "n_test"} <= set(rep[task])
+    assert prb["musicnn"]["genre"]["auc"] > 0.8           # audio features carry the genre
+    assert prb["musicnn"]["tags"]["n_classes"] == p["probe"]["top_tags"]
+    assert prb["musicnn"]["genre"]["n_train"] == 18        # the skipped index row is ignored
+
+    assert "**Table 1.**" in md and "**Table 2.**" in md
+    assert "| Single projection head |" in md and "| CL_base |" in md
+    assert "(0.78)" in md and "| 507 | 502 |" in md
+
+
+def test_baselines_do_not_depend_on_the_trained_models(tmp_path, monkeypatch):
+    make_workspace(tmp_path)
+    ret1, prb1, _ = run_stage(tmp_path, monkeypatch)
+    # another main configuration (single head, other tau, other weights)
+    write_models(tmp_path, params(single_head=True, tau=0.3), seed=1)
+    ret2, prb2, _ = run_stage(tmp_path, monkeypatch)
+    for name in BASELINES:
+        assert prb2[name] == prb1[name], name
+    assert ret2["main"] != ret1["main"]
+    assert prb2["cl_audio"] != prb1["cl_audio"]
+
+
+def test_missing_model_is_named(tmp_path, monkeypatch):
+    make_workspace(tmp_path)
+    (tmp_path / "models/cl_base.pt").unlink()
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(FileNotFoundError, match="cl_base"):
+        evaluate.main()
+
+
+def fake_retrieval():
+    view = {"median_rank_a2v": 3.5, "median_rank_v2a": 4.0, "n_chunks": 2, "min_chunk": 8,
+            "max_chunk": 10, "n_segments": 18, "chance": {"median_rank": 4.75}}
+    full = {**view, "median_rank_a2v": 7.0, "chance": {"median_rank": 9.5}}
+    entry = {"paper": view, "full": full, "authors_code": {"median_rank_a2v": 5.0, "median_rank_v2a": 4.5}}
+    return {"rank_pool": 8, "main": entry, "configs": {"tau03": entry, "my_config": entry}}
+
+
+def fake_probes():
+    task = {"auc": 0.75, "f1": None, "n_train": 5, "n_val": 2, "n_test": 2, "n_classes": 3,
+            "n_evaluated": 2, "excluded": ["jazz"]}
+    return {"musicnn": {"genre": task, "tags": task}, "cl_agg": {"genre": task, "tags": task}}
+
+
+def test_table1_layout():
+    md = tables.table1(fake_retrieval())
+    lines = md.splitlines()
+    assert "| main (top-level params) | 3.5 | 4.0 | 7.0 | 4.0 | 5.0 | 4.5 | – | – |" in lines
+    assert "| τ = 0.3 | 3.5 | 4.0 | 7.0 | 4.0 | 5.0 | 4.5 | 497 | 503 |" in lines
+    assert "| my_config | 3.5 | 4.0 | 7.0 | 4.0 | 5.0 | 4.5 | – | – |" in lines
+    assert lines[-1] == "| *chance* | 4.8 | 4.8 | 9.5 | 9.5 | 4.8 | 4.8 | ≈500 | ≈500 |"
+    assert "2 chunk(s) of 8–10 segments" in md
+
+
+def test_table2_layout():
+    md = tables.table2(fake_probes())
+    assert "| Musicnn | 0.750 (0.78) | – (0.22) | 0.750 (0.79) | – (0.18) |" in md
+    assert "| CL_agg | 0.750 (0.71) | – (0.11) | 0.750 (0.68) | – (0.07) |" in md
+    assert "excluded, lacking a positive or a negative test video: jazz" in md
+
+
+def test_render_holds_both_tables():
+    md = tables.render(fake_retrieval(), fake_probes())
+    assert md.index("**Table 1.**") < md.index("**Table 2.**")
+    assert all(s in md for s in ("retrieval.json", "probes.json"))

@@ -1,0 +1,151 @@
+"""MLP probes: aggregation, standardisation, label sets, thresholds, metrics, determinism."""
+import numpy as np
+import pytest
+import torch
+from sklearn.metrics import f1_score, roc_auc_score
+
+from stages import probes
+
+CFG = {"aggregate": "mean", "top_tags": 3, "hidden": [32, 16], "lr": 0.01, "weight_decay": 1e-4,
+       "max_epochs": 100, "patience": 10, "batch_size": 16}
+GENRES = ["jazz", "pop", "rock"]
+
+
+def synthetic_videos(n=60, seed=0, genre_of=None):
+    """Videos whose (noisy) features reveal their genre; tags follow genre."""
+    rng = np.random.default_rng(seed)
+    genre_idx = rng.integers(0, 3, n) if genre_of is None else genre_of
+    split = np.array(["train"] * int(0.6 * n) + ["val"] * int(0.2 * n)
+                     + ["test"] * (n - int(0.6 * n) - int(0.2 * n)))
+    tag_sets = [["sax", "mellow"], ["catchy"], ["guitar", "loud"]]
+    videos = probes.Videos(ids=np.array([f"v{i:03d}" for i in range(n)]), split=split,
+                           genre=[GENRES[g] for g in genre_idx],
+                           tags=[list(tag_sets[g]) for g in genre_idx])
+    x = np.eye(3, 8)[genre_idx] * 2 + rng.normal(size=(n, 8))
+    return videos, x.astype(np.float32)
+
+
+def test_aggregate_mean_per_video_in_given_order():
+    seg_ids = np.array(["b", "a", "b", "c", "a", "b"])
+    x = np.arange(12, dtype=np.float32).reshape(6, 2)
+    out = probes.aggregate(x, seg_ids, np.array(["c", "a", "b"]), "mean")
+    np.testing.assert_allclose(out, [x[3], x[[1, 4]].mean(0), x[[0, 2, 5]].mean(0)])
+    with pytest.raises(ValueError, match="unknown probe.aggregate"):
+        probes.aggregate(x, seg_ids, np.array(["a"]), "median-of-nothing")
+
+
+def test_video_table_order_labels_and_bad_index():
+    seg_ids = np.array(["b", "b", "a", "a"])
+    seg_split = np.array(["test", "test", "train", "train"])
+    rows = [{"video_id": "a", "split": "train", "genre": "pop", "tags": ["x"]},
+            {"video_id": "b", "split": "test", "genre": "", "tags": []},
+            {"video_id": "a", "split": "", "genre": "jazz", "tags": [], "status": "skipped"}]
+    v = probes.video_table(seg_ids, seg_split, rows)
+    assert list(v.ids) == ["b", "a"] and list(v.split) == ["test", "train"]
+    assert v.genre == ["", "pop"] and v.tags == [[], ["x"]]
+    with pytest.raises(ValueError, match="index.csv.*no row"):
+        probes.video_table(seg_ids, seg_split, rows[:1] + rows[2:])
+    with pytest.raises(ValueError, match="split differs"):
+        probes.video_table(seg_ids, np.array(["val", "val", "train", "train"]), rows)
+
+
+def test_standardise_uses_training_rows_only():
+    rng = np.random.default_rng(1)
+    x = rng.normal(3, 2, size=(20, 4))
+    x[:, 3] = 5.0                                    # constant column stays finite
+    train = np.arange(20) < 12
+    z = probes.standardise(x, train)
+    np.testing.assert_allclose(z[train, :3].mean(0), 0, atol=1e-5)
+    np.testing.assert_allclose(z[train, :3].std(0), 1, atol=1e-5)
+    assert np.all(z[:, 3] == 0)
+    x2 = x.copy()
+    x2[~train] += 100                                # test rows do not move the statistics
+    np.testing.assert_allclose(probes.standardise(x2, train)[train], z[train])
+
+
+def test_tags_are_the_most_frequent_of_the_training_split():
+    videos = probes.Videos(
+        ids=np.array(list("abcdef")), split=np.array(["train"] * 4 + ["test"] * 2),
+        genre=[""] * 6,
+        tags=[["rock", "pop"], ["rock", "jazz"], ["pop", "indie"], [], ["metal"], ["metal", "rock"]])
+    task = probes.tags_task(videos, top=3)
+    # rock 2, pop 2, then indie/jazz tied at 1 -> by name; metal (test only) never chosen
+    assert task.classes == ["pop", "rock", "indie"]
+    assert list(task.labelled) == [True, True, True, False, True, True]
+    np.testing.assert_array_equal(task.y[5], [0, 1, 0])
+
+
+def test_genre_classes_come_from_training_and_unseen_genres_stay():
+    videos = probes.Videos(ids=np.array(list("abcd")), split=np.array(["train", "train", "test", "test"]),
+                           genre=["rock", "pop", "jazz", ""], tags=[[]] * 4)
+    task = probes.genre_task(videos)
+    assert task.classes == ["pop", "rock"]
+    assert list(task.y[:3]) == [1, 0, -1] and list(task.labelled) == [True, True, True, False]
+
+
+def test_choose_threshold_maximises_validation_f1():
+    rng = np.random.default_rng(2)
+    y = rng.integers(0, 2, 30)
+    s = np.clip(y * 0.3 + rng.uniform(0, 0.7, 30), 0, 1)
+    t = probes.choose_threshold(y, s)
+    best = max(f1_score(y, s >= c) for c in np.unique(s))
+    assert f1_score(y, s >= t) == pytest.approx(best)
+    assert probes.choose_threshold(np.zeros(5), s[:5]) == 0.5
+
+
+def test_score_excludes_classes_absent_from_test():
+    task = probes.Task("genre", ["a", "b", "c", "d"], False, np.zeros(0), np.zeros(0, bool))
+    y = np.array([0, 0, 1, 1, 1, -1])                 # c, d absent; -1: genre unseen in training
+    rng = np.random.default_rng(3)
+    p = rng.dirichlet(np.ones(4), size=6)
+    out = probes.score(task, y, p, None)
+    assert out["excluded"] == ["c", "d"] and out["n_evaluated"] == 2
+    auc = np.mean([roc_auc_score(y == k, p[:, k]) for k in (0, 1)])
+    f1 = f1_score(y, p.argmax(1), labels=[0, 1], average="macro", zero_division=0)
+    assert out["auc"] == pytest.approx(auc) and out["f1"] == pytest.approx(f1)
+    # a class every test video has has no negative: excluded too
+    tags = probes.Task("tags", ["x", "y"], True, np.zeros(0), np.zeros(0, bool))
+    out = probes.score(tags, np.array([[1, 0], [1, 1], [1, 0]]), rng.uniform(size=(3, 2)), np.full(2, .5))
+    assert out["excluded"] == ["x"] and out["n_evaluated"] == 1
+
+
+def test_probes_learn_separable_data_deterministically():
+    videos, x = synthetic_videos()
+    first = probes.probe_representation(x, videos, CFG, seed=0, name="rep")
+    assert first["genre"]["auc"] > 0.9 and first["tags"]["auc"] > 0.9
+    assert first["genre"]["f1"] > 0.6 and first["tags"]["f1"] > 0.6
+    assert len(first["tags"]["classes"]) == 3 and first["tags"]["n_evaluated"] == 3
+    torch.manual_seed(123)                             # global RNG state does not matter
+    torch.rand(7)
+    assert probes.probe_representation(x, videos, CFG, seed=0, name="rep") == first
+
+
+def test_probe_never_crashes_on_missing_classes_or_labels():
+    genre_of = np.array([0] * 30 + [1] * 10 + [2] * 20)   # test videos (last 12) all genre 2
+    videos, x = synthetic_videos(genre_of=genre_of)
+    videos.genre[0] = ""                                  # an unlabelled training video
+    out = probes.probe_representation(x, videos, CFG, seed=0, name="rep")
+    assert out["genre"]["auc"] is None and out["genre"]["excluded"] == ["jazz", "pop"]
+    assert out["genre"]["n_train"] == 35
+    no_tags = probes.Videos(videos.ids, videos.split, videos.genre, [[] for _ in videos.ids])
+    out = probes.probe_representation(x, no_tags, CFG, seed=0, name="rep")
+    assert out["tags"]["auc"] is None and out["tags"]["n_classes"] == 0
+
+
+def test_no_validation_videos_falls_back_to_training_loss():
+    videos, x = synthetic_videos()
+    videos.split[videos.split == "val"] = "train"
+    out = probes.probe_representation(x, videos, CFG, seed=0, name="rep")
+    assert out["genre"]["n_val"] == 0 and out["genre"]["auc"] > 0.9
+    assert out["tags"]["thresholds"] == [0.5, 0.5, 0.5]
+
+
+def test_combine_modalities_and_representations():
+    za = np.array([[3.0, 4.0]])
+    zv = np.array([[0.0, 2.0]])
+    np.testing.assert_allclose(probes.combine_modalities(za, zv), [[0.3, 0.9]])
+    np.testing.assert_allclose(probes.combine_modalities(za, np.array([[2.0, 0, 0]])),
+                               [[0.6, 0.8, 1, 0, 0]])
+    reps = probes.representations(np.ones((2, 3)), np.zeros((2, 2)), za.repeat(2, 0), zv.repeat(2, 0))
+    assert list(reps) == list(probes.REPRESENTATIONS)
+    assert reps["musicnn+r2plus1d"].shape == (2, 5)
