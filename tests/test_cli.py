@@ -1,0 +1,165 @@
+"""`mvclr similar` on a workspace built by the pipeline's own decode and embed functions.
+
+Anything that runs the backbones runs in a subprocess: torchvision's R(2+1)D crashes a
+process into which TensorFlow was loaded first, and other tests load TensorFlow."""
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+from make_media import write_media
+
+from stages import catalogue, cli, feature_store, probes
+from stages.segment_store import read_meta
+
+TESTS = Path(__file__).resolve().parent
+REPO = TESTS.parent
+BUILD = """
+import sys
+from pathlib import Path
+from fixtures_neighbours import pipeline_workspace
+pipeline_workspace(Path(sys.argv[1]), Path(sys.argv[2]))
+"""
+
+
+def run(*args: str, cwd=None) -> subprocess.CompletedProcess:
+    env = {**os.environ, "PYTHONPATH": f"{TESTS}{os.pathsep}{REPO}"}
+    return subprocess.run([sys.executable, *args], capture_output=True, text=True, cwd=cwd,
+                          env=env, timeout=300)
+
+
+@pytest.fixture(scope="module")
+def workspace(tmp_path_factory):
+    root, media = tmp_path_factory.mktemp("ws"), tmp_path_factory.mktemp("media")
+    done = run("-c", BUILD, str(root), str(media))
+    assert done.returncode == 0, done.stderr[-3000:]
+    return root, media
+
+
+def tables(text: str) -> dict[str, list[tuple[str, float]]]:
+    """representation -> [(video_id, similarity)] from the command's output."""
+    out, name = {}, None
+    for line in text.splitlines():
+        head = re.match(r"\d+ nearest videos to .* by (\S+) \(", line)
+        row = re.match(r"\s*\d+\s+(-?[\d.]+)\s+(\S+)\s", line)
+        if head:
+            name = head.group(1)
+            out[name] = []
+        elif row and name:
+            out[name].append((row.group(2), float(row.group(1))))
+    return out
+
+
+def similar(root, *args, capsys) -> tuple[int, str, str]:
+    code = cli.main(["similar", *args, "--root", str(root)])
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def test_similar_by_id_matches_brute_force(workspace, capsys):
+    root, _ = workspace
+    code, out, err = similar(root, "clip1", "--k", "2", "--representation", "musicnn",
+                             "--representation", "r2plus1d", capsys=capsys)
+    assert code == 0, err
+    assert err == ""                            # stores match params.yaml: no warning
+    found = tables(out)
+    meta = read_meta(root / "data/segments.h5")
+    ids = np.array(["clip0", "clip1", "clip2", "clip3"])
+    for name, store in (("musicnn", "audio"), ("r2plus1d", "video")):
+        x = probes.aggregate(feature_store.load(root / f"features/{store}.zarr"), meta.video_id, ids)
+        x = x / np.linalg.norm(x, axis=1, keepdims=True)
+        sims = {v: float(x[1] @ x[j]) for j, v in enumerate(ids) if v != "clip1"}
+        want = sorted(sims, key=lambda v: -sims[v])[:2]
+        assert [v for v, _ in found[name]] == want
+        assert [s for _, s in found[name]] == pytest.approx([sims[v] for v in want], abs=1e-4)
+
+
+def test_split_restricts_the_search(workspace, capsys):
+    root, _ = workspace
+    code, out, _ = similar(root, "clip0", "--k", "5", "--split", "test", "--split", "val", capsys=capsys)
+    assert code == 0
+    assert sorted(v for v, _ in tables(out)["cl_agg"]) == ["clip2", "clip3"]
+
+
+@pytest.mark.parametrize("query, message", [
+    ("nosuchvideo", "unknown video id 'nosuchvideo'"),
+    ("broken", "'broken' has no segments in .*skipped by prepare \\(truncated\\)"),
+])
+def test_unknown_or_skipped_ids_are_clear_errors(workspace, capsys, query, message):
+    code, out, err = similar(workspace[0], query, capsys=capsys)
+    assert code == 1 and out == ""
+    assert re.search(message, err), err
+
+
+def test_unreadable_and_too_short_files_are_clear_errors(workspace, tmp_path, capsys):
+    bad = tmp_path / "garbage.mp4"
+    bad.write_bytes(b"\x00not a video" * 100)
+    code, _, err = similar(workspace[0], str(bad), capsys=capsys)
+    assert code == 1 and str(bad) in err and "unreadable" in err
+    short = write_media(tmp_path / "short.mp4", 1.0)
+    code, _, err = similar(workspace[0], str(short), capsys=capsys)
+    assert code == 1 and str(short) in err and "too short" in err
+
+
+def test_stores_built_with_other_params(workspace, tmp_path, capsys):
+    root = tmp_path / "ws"
+    shutil.copytree(workspace[0], root)
+    p = yaml.safe_load((root / "params.yaml").read_text())
+    p["decode"]["frames"] = 16
+    p["tau"] = 0.3
+    (root / "params.yaml").write_text(yaml.safe_dump(p))
+    video = workspace[1] / "clip2.mp4"
+    code, out, err = similar(root, str(video), capsys=capsys)
+    assert code == 1 and out == ""
+    assert "decode.frames=8, params.yaml says 16" in err and "tau=1.0, params.yaml says 0.3" in err
+    # a query by id is answered from the stores as built, with the differences as warnings
+    code, out, err = similar(root, "clip2", capsys=capsys)
+    assert code == 0 and len(tables(out)["cl_agg"]) == 3
+    assert "warning" in err and "decode.frames" in err
+
+
+def test_mismatches_lists_each_difference():
+    p = yaml.safe_load((REPO / "params.yaml").read_text())
+    dec = p["decode"]
+    same = catalogue.mismatches(
+        p, {**{k: dec[k] for k in catalogue.DECODE_KEYS}, "seed": p["seed"]},
+        {"fingerprint_of": {"window_seconds": dec["window_seconds"], "segments": "d",
+                            **{k: p["features"]["audio"][k] for k in ("model", "layers")}}},
+        {"weights": "kinetics400", "fingerprint_of": {"frames": p["features"]["video"]["frames"],
+                                                      "segments": "d", "seed": p["seed"]}},
+        {}, "d")
+    assert same == []
+    other = catalogue.mismatches(
+        p, {"sample_rate": 22050}, {"fingerprint_of": {"model": "MSD_musicnn", "segments": "x"}},
+        {"weights": "random init (seed 0)", "fingerprint_of": {}}, {"train_config": {"embed_dim": 3}}, "d")
+    text = "\n".join(other)
+    for part in ("decode.sample_rate=22050", "features.audio.model='MSD_musicnn'",
+                 "audio.zarr was computed from other segments", "embed_dim=3"):
+        assert part in text
+    p["features"]["video"]["weights"] = "kinetics400"
+    assert any("R(2+1)D weights" in m for m in catalogue.mismatches(
+        p, {}, {}, {"weights": "random init (seed 0)"}, {}))
+
+
+def test_cold_start_reproduces_the_stored_vectors(workspace, tmp_path):
+    """A copy of a catalogue video under the same name gets the same segments, backbone
+    vectors and embeddings as the pipeline gave the original: similarity 1 to it, below 1
+    to every other video."""
+    root, media = workspace
+    copy = tmp_path / "elsewhere" / "clip2.mp4"
+    copy.parent.mkdir()
+    shutil.copy(media / "clip2.mp4", copy)
+    done = run("-m", "stages.cli", "similar", str(copy), "--k", "3", "--root", str(root),
+               "--representation", "musicnn", "--representation", "r2plus1d",
+               "--representation", "cl_agg", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr[-3000:]
+    found = tables(done.stdout)
+    assert set(found) == {"musicnn", "r2plus1d", "cl_agg"}
+    for name, rows in found.items():
+        assert rows[0] == ("clip2", 1.0), (name, rows)
+        assert all(s < 1.0 for _, s in rows[1:]), (name, rows)
