@@ -1,0 +1,145 @@
+"""End to end: the real pipeline through DVC, in a fresh copy of the repository, on a tiny
+generated data set that also holds every bad-input case of the contract."""
+from __future__ import annotations
+
+import csv
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import h5py
+import pytest
+import yaml
+
+from make_media import write_bad_cases
+from stages import feature_store, synth
+
+REPO = Path(__file__).resolve().parents[1]
+VIDEOS = 30
+SEGMENTS = 3
+
+
+def run(cmd: list[str], cwd: Path) -> str:
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
+    done = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True)
+    out = done.stdout + done.stderr
+    assert done.returncode == 0, f"{' '.join(cmd)} failed:\n{out[-6000:]}"
+    return out
+
+
+def stages_run(out: str) -> set[str]:
+    return set(re.findall(r"Running stage '([^']+)'", out))
+
+
+def small_params(params: dict, raw: Path) -> dict:
+    params["data"].update(source=str(raw), min_videos=10)
+    params["decode"].update(segments=SEGMENTS, frames=20, workers=2)
+    params["features"]["video"].update(weights="none", frames=8)
+    params["max_epochs"] = params["paper_base"]["max_epochs"] = 6
+    params["autoencoder"]["epochs"] = 2
+    params["eval"].update(seed_videos=2, seed_segments=2)
+    return params
+
+
+@pytest.fixture(scope="module")
+def workspace(tmp_path_factory) -> Path:
+    """A git repository holding what a clean clone of this one holds, with small params."""
+    root = tmp_path_factory.mktemp("pipeline")
+    repo, raw = root / "repo", root / "raw"
+    files = subprocess.run(["git", "ls-files", "-co", "--exclude-standard", "-z"], cwd=REPO,
+                           capture_output=True, text=True, check=True).stdout.split("\0")
+    for name in filter(None, files):
+        src = REPO / name
+        if src.is_file() and not name.startswith(("data/", "features/", "models/")):
+            (repo / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(src, repo / name)
+
+    synth.generate(raw, videos=VIDEOS, seed=3, min_seconds=16, max_seconds=19, width=96,
+                   height=64, fps=12, sample_rate=22050, genres=["rock", "jazz", "electronic"],
+                   progress=False)
+    with open(raw / "metadata.csv") as f:
+        first = next(csv.DictReader(f))
+    rows, expected = write_bad_cases(raw, (first["video_id"], first["path"]), segment_seconds=5)
+    with open(raw / "metadata.csv", "a") as f:
+        f.write("\n".join(rows) + "\n")
+    (root / "expected.json").write_text(json.dumps(expected))
+
+    params = small_params(yaml.safe_load((repo / "params.yaml").read_text()), raw)
+    (repo / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    for cmd in (["git", "init", "-q"], ["git", "add", "-A"],
+                ["git", "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "clone"]):
+        subprocess.run(cmd, cwd=repo, check=True)
+    out = run(["dvc", "repro"], repo)
+    (root / "repro.log").write_text(out)
+    return repo
+
+
+def test_ingest_reports_every_bad_case(workspace):
+    expected = json.loads((workspace.parent / "expected.json").read_text())
+    with open(workspace / "data/index.csv") as f:
+        rows = list(csv.DictReader(f))
+    status = {}
+    for row in rows:
+        status.setdefault(row["video_id"], []).append((row["status"], row["reason"]))
+    for vid, reason in expected.items():
+        assert ("skipped", reason) in status[vid], (vid, status[vid])
+    ok = [r for r in rows if r["status"] == "ok"]
+    assert len(ok) == VIDEOS
+    assert {r["split"] for r in ok} == {"train", "val", "test"}
+    report = json.loads((workspace / "reports/ingest.json").read_text())
+    assert report["status"]["ok"] == VIDEOS
+    assert report["status"]["skipped"] == len(rows) - VIDEOS
+
+
+def test_segment_store_holds_every_usable_video(workspace):
+    with h5py.File(workspace / "data/segments.h5") as f:
+        n = len(f["video_id"])
+        assert n == VIDEOS * SEGMENTS
+        assert f["audio"].shape == (n, 5 * 16000)
+        assert f["frames"].shape == (n, 20, 128, 171, 3)
+        assert len(set(f["video_id"].asstr()[:])) == VIDEOS
+        assert f["frames"][0].std() > 0 and f["audio"][0].std() > 0
+
+
+def test_feature_stores_align_with_segments(workspace):
+    audio = feature_store.load(workspace / "features/audio.zarr")
+    video = feature_store.load(workspace / "features/video.zarr")
+    assert audio.shape == (VIDEOS * SEGMENTS, 1506) and video.shape == (VIDEOS * SEGMENTS, 512)
+    assert feature_store.attrs(workspace / "features/video.zarr")["weights"].startswith("random init")
+
+
+def test_reports(workspace):
+    retrieval = json.loads((workspace / "reports/retrieval.json").read_text())
+    params = yaml.safe_load((workspace / "params.yaml").read_text())
+    assert set(retrieval["configs"]) == set(params["configs"])
+    probes = json.loads((workspace / "reports/probes.json").read_text())
+    assert {"musicnn", "r2plus1d", "musicnn+r2plus1d", "cl_audio", "cl_video", "cl_agg"} <= set(probes)
+    tables = (workspace / "reports/tables.md").read_text()
+    assert "Table 1" in tables and "Table 2" in tables
+    assert (workspace / "reports/neighbours.html").stat().st_size > 0
+    for name in ["main", *params["configs"]]:
+        assert (workspace / "models" / f"{name}.pt").exists()
+        assert (workspace / "reports/train" / f"{name}.csv").exists()
+
+
+def test_experiment_on_tau_reruns_only_training_and_evaluation(workspace):
+    before = {name: json.loads((workspace / "reports" / name).read_text())
+              for name in ("retrieval.json", "probes.json")}
+    out = run(["dvc", "exp", "run", "-S", "tau=0.3"], workspace)
+    ran = stages_run(out)
+    assert "train" in ran and "evaluate" in ran
+    assert not ran & {"demo", "prepare", "decode", "embed_audio", "embed_video"}
+    assert not any(s.startswith("train_config") for s in ran), ran
+
+    retrieval = json.loads((workspace / "reports/retrieval.json").read_text())
+    probes = json.loads((workspace / "reports/probes.json").read_text())
+    assert retrieval["main"] != before["retrieval.json"]["main"]
+    assert retrieval["configs"] == before["retrieval.json"]["configs"]
+    for frozen in ("musicnn", "r2plus1d", "musicnn+r2plus1d"):
+        assert probes[frozen] == before["probes.json"][frozen]
+    diff = run(["dvc", "metrics", "diff", "--json"], workspace)
+    assert "median_rank" in diff
