@@ -2,8 +2,11 @@
 
 Representations (REPRESENTATIONS): musicnn, r2plus1d, their concatenation, and the main
 configuration's CL embeddings cl_audio, cl_video and cl_agg (see combine_modalities).
-One vector per video: its segment vectors aggregated (AGGREGATIONS, `probe.aggregate`),
-standardised with the mean and standard deviation of the training split's videos only.
+One vector per video: its segment vectors aggregated (`probe.aggregate` for Table 2: mean,
+l2mean or max of AGGREGATIONS; every probe is repeated for each of `probe.compare_aggregates`,
+which may include the fitted `attention`, a weighted mean with per-segment weights from
+stages.attention_pool), standardised with the mean and standard deviation of the training
+split's videos only.
 Classifier: MLP with hidden layers `probe.hidden` (paper: 512, 256) and ReLU, Adam, trained on
 the training split in seeded mini-batches, early stopping on the validation loss (the best
 epoch's weights are kept; without validation videos the training loss is watched), evaluated
@@ -39,11 +42,28 @@ def _mean(x: np.ndarray) -> np.ndarray:
     return x.mean(axis=0)
 
 
-# name -> function from one video's segment vectors [k, d] to its video vector [d']
-AGGREGATIONS: dict[str, Callable[[np.ndarray], np.ndarray]] = {"mean": _mean}
+def _l2mean(x: np.ndarray) -> np.ndarray:
+    return normalise(x).mean(axis=0)
 
+
+def _max(x: np.ndarray) -> np.ndarray:
+    return x.max(axis=0)
+
+
+# name -> function from one video's segment vectors [k, d] to its video vector [d']
+AGGREGATIONS: dict[str, Callable[[np.ndarray], np.ndarray]] = {
+    "mean": _mean,        # the paper's
+    "l2mean": _l2mean,    # mean of the L2-normalised segment vectors: every segment weighs the same
+    "max": _max,          # element-wise maximum
+}
+# Aggregations fitted on the training split: a weighted mean with per-segment weights given
+# by the caller (attention: stages.attention_pool.segment_weights).
+FITTED_AGGREGATIONS = ("attention",)
 
 REPRESENTATIONS = ("musicnn", "r2plus1d", "musicnn+r2plus1d", "cl_audio", "cl_video", "cl_agg")
+# the modality whose attention weights pool a representation (both: the mean of the two)
+MODALITIES = {"musicnn": ("audio",), "r2plus1d": ("video",), "musicnn+r2plus1d": ("audio", "video"),
+              "cl_audio": ("audio",), "cl_video": ("video",), "cl_agg": ("audio", "video")}
 
 
 def combine_modalities(za: np.ndarray, zv: np.ndarray) -> np.ndarray:
@@ -103,17 +123,30 @@ def video_table(segment_video_ids: np.ndarray, segment_splits: np.ndarray,
 
 
 def aggregate(x: np.ndarray, segment_video_ids: np.ndarray, video_ids: np.ndarray,
-              how: str = "mean") -> np.ndarray:
-    """One vector per video of `video_ids` from its segments' rows of x."""
-    if how not in AGGREGATIONS:
-        raise ValueError(f"unknown probe.aggregate {how!r}; known: {', '.join(AGGREGATIONS)}")
+              how: str = "mean", weights: np.ndarray | None = None) -> np.ndarray:
+    """One vector per video of `video_ids` from its segments' rows of x: AGGREGATIONS[how],
+    or for a fitted aggregation the weighted sum with per-segment `weights` [n_segments]."""
+    if how in FITTED_AGGREGATIONS:
+        if weights is None:
+            raise ValueError(f"aggregation {how!r} is fitted on the training split and needs "
+                             "per-segment weights; a fixed one is needed here: "
+                             f"{', '.join(AGGREGATIONS)}")
+        if len(weights) != len(x):
+            raise ValueError(f"{len(weights)} segment weights for {len(x)} feature rows")
+    elif how not in AGGREGATIONS:
+        raise ValueError(f"unknown probe.aggregate {how!r}; known: "
+                         f"{', '.join([*AGGREGATIONS, *FITTED_AGGREGATIONS])}")
     if len(x) != len(segment_video_ids):
         raise ValueError(f"{len(x)} feature rows for {len(segment_video_ids)} segments")
-    fn = AGGREGATIONS[how]
     order = np.argsort(segment_video_ids, kind="stable")
     sorted_ids = np.asarray(segment_video_ids)[order]
     starts = np.searchsorted(sorted_ids, video_ids, side="left")
     stops = np.searchsorted(sorted_ids, video_ids, side="right")
+    if weights is not None and how in FITTED_AGGREGATIONS:
+        w = np.asarray(weights, dtype=np.float32)
+        return np.stack([w[order[a:b]] @ np.asarray(x[order[a:b]], dtype=np.float32)
+                         for a, b in zip(starts, stops)]).astype(np.float32)
+    fn = AGGREGATIONS[how]
     return np.stack([fn(np.asarray(x[order[a:b]], dtype=np.float32))
                      for a, b in zip(starts, stops)]).astype(np.float32)
 
@@ -269,3 +302,22 @@ def probe_representation(x_video: np.ndarray, videos: Videos, cfg: dict, seed: i
     tasks = (genre_task(videos), tags_task(videos, cfg["top_tags"]))
     return {t.name: run_probe(x, videos.split, t, cfg, derive_seed(seed, name, t.name))
             for t in tasks}
+
+
+def probe_aggregations(x: np.ndarray, segment_video_ids: np.ndarray, videos: Videos, cfg: dict,
+                       seed: int, name: str, weights: np.ndarray | None = None) -> dict:
+    """Probes of one representation's segment vectors x: the full results of aggregation
+    cfg["aggregate"] (Table 2) and, under "by_aggregate", AUC and F1 of every aggregation of
+    cfg["compare_aggregates"] (weights: per-segment weights of the fitted ones). Every
+    aggregation's probes share their seeds, so they differ by the video vectors only."""
+    def run(how: str) -> dict:
+        return probe_representation(aggregate(x, segment_video_ids, videos.ids, how, weights),
+                                    videos, cfg, seed, name)
+
+    primary = cfg["aggregate"]
+    out = {**run(primary), "aggregate": primary, "by_aggregate": {}}
+    for how in cfg.get("compare_aggregates", []):
+        tasks = out if how == primary else run(how)
+        out["by_aggregate"][how] = {t: {"auc": tasks[t]["auc"], "f1": tasks[t]["f1"]}
+                                    for t in ("genre", "tags")}
+    return out

@@ -30,7 +30,10 @@ def params(configs: dict | None = None, **main) -> dict:
     p["paper_base"].update(hidden_dim=16, embed_dim=6)
     p["configs"] = {"cl_base": {}, "single_head": {"single_head": True}} if configs is None else configs
     p["eval"]["rank_pool"] = 8
-    p["probe"].update(hidden=[32, 16], max_epochs=60, patience=5, batch_size=16, top_tags=3)
+    p["probe"].update(hidden=[32, 16], max_epochs=60, patience=5, batch_size=16, top_tags=3,
+                      configs=[])
+    p["probe"]["attention"]["pool"].update(hidden=8, max_epochs=30, patience=5)
+    p["probe"]["attention"]["shared_space"].update(dim=8, max_epochs=10)
     return p
 
 

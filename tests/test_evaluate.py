@@ -2,6 +2,7 @@
 import json
 
 import pytest
+import yaml
 from fixtures_eval import make_workspace, params, write_models
 
 from stages import evaluate, heads, retrieval, tables
@@ -14,9 +15,9 @@ BASELINES = ("musicnn", "r2plus1d", "musicnn+r2plus1d")
 def run_stage(root, monkeypatch):
     monkeypatch.chdir(root)
     evaluate.main()
-    return (json.loads((root / "reports/retrieval.json").read_text()),
-            json.loads((root / "reports/probes.json").read_text()),
-            (root / "reports/tables.md").read_text())
+    ret = json.loads((root / "reports/retrieval.json").read_text())
+    prb = json.loads((root / "reports/probes.json").read_text())
+    return ret, prb, tables.render(ret, prb)
 
 
 def test_stage_writes_metrics_and_tables(tmp_path, monkeypatch):
@@ -41,11 +42,14 @@ def test_stage_writes_metrics_and_tables(tmp_path, monkeypatch):
     for rep in prb.values():
         for task in ("genre", "tags"):
             assert {"auc", "f1", "excluded", "n_test"} <= set(rep[task])
+        assert rep["aggregate"] == "mean"
+        assert list(rep["by_aggregate"]) == p["probe"]["compare_aggregates"]
+        assert rep["by_aggregate"]["mean"]["genre"] == {k: rep["genre"][k] for k in ("auc", "f1")}
     assert prb["musicnn"]["genre"]["auc"] > 0.8           # audio features carry the genre
     assert prb["musicnn"]["tags"]["n_classes"] == p["probe"]["top_tags"]
     assert prb["musicnn"]["genre"]["n_train"] == 18        # the skipped index row is ignored
 
-    assert "**Table 1.**" in md and "**Table 2.**" in md
+    assert "**Table 1.**" in md and "**Table 2.**" in md and "**Table 3.**" in md
     assert "| Single projection head |" in md and "| CL_base |" in md
     assert "(0.78)" in md and "| 507 | 502 |" in md
 
@@ -60,6 +64,19 @@ def test_baselines_do_not_depend_on_the_trained_models(tmp_path, monkeypatch):
         assert prb2[name] == prb1[name], name
     assert ret2["main"] != ret1["main"]
     assert prb2["cl_audio"] != prb1["cl_audio"]
+
+
+def test_probed_configurations_get_their_own_rows(tmp_path, monkeypatch):
+    p = params()
+    p["probe"].update(configs=["cl_base"], compare_aggregates=["mean", "attention"])
+    make_workspace(tmp_path, p=p)
+    _, prb, md = run_stage(tmp_path, monkeypatch)
+    assert list(prb)[6:] == ["cl_audio@cl_base", "cl_video@cl_base", "cl_agg@cl_base"]
+    assert "| CL_a (cl_base) |" in md
+    p["probe"]["configs"] = ["nonexistent"]
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(p))
+    with pytest.raises(KeyError, match="nonexistent"):
+        evaluate.main()
 
 
 def test_missing_model_is_named(tmp_path, monkeypatch):
@@ -105,3 +122,16 @@ def test_render_holds_both_tables():
     md = tables.render(fake_retrieval(), fake_probes())
     assert md.index("**Table 1.**") < md.index("**Table 2.**")
     assert all(s in md for s in ("retrieval.json", "probes.json"))
+    assert "Table 3" not in md and "diagnostics" not in md      # nothing to show
+
+
+def test_table3_lays_out_every_aggregation():
+    prb = fake_probes()
+    prb["musicnn"]["by_aggregate"] = {"mean": {"genre": {"auc": 0.7, "f1": 0.1},
+                                               "tags": {"auc": 0.6, "f1": 0.2}},
+                                      "max": {"genre": {"auc": None, "f1": None},
+                                              "tags": {"auc": 0.65, "f1": 0.3}}}
+    prb["cl_agg@aligned"] = {**prb["cl_agg"], "by_aggregate": {"max": prb["musicnn"]["by_aggregate"]["max"]}}
+    md = tables.table3(prb)
+    assert "| Musicnn | 0.600 / 0.700 | 0.650 / – |" in md
+    assert "| CL_agg | – | – |" in md and "| CL_agg (aligned) | – | 0.650 / – |" in md

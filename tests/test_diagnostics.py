@@ -1,0 +1,227 @@
+"""Diagnostics of trained embeddings against brute-force references, the verdicts drawn from
+them, and the diagnose and tables stages on a tiny workspace."""
+import csv
+import json
+import math
+
+import numpy as np
+import pytest
+from fixtures_eval import make_workspace
+
+from stages import diagnose, diagnostics, tables, training
+
+
+def unit(x):
+    return x / np.linalg.norm(x, axis=1, keepdims=True)
+
+
+def pairs(n=12, d=5, seed=0, positive=False):
+    rng = np.random.default_rng(seed)
+    za, zv = rng.normal(size=(n, d)), rng.normal(size=(n, d))
+    if positive:
+        za, zv = np.abs(za), np.abs(zv)
+    return za, zv
+
+
+def test_logit_stats_match_brute_force():
+    za, zv = pairs()
+    tau = 0.3
+    out = diagnostics.logit_stats(za, zv, tau)
+    a, v = unit(za), unit(zv)
+    n = len(a)
+    s = [[float(a[i] @ v[k]) / tau for k in range(n)] for i in range(n)]
+
+    def entropy(row):
+        z = sum(math.exp(x) for x in row)
+        return -sum(math.exp(x) / z * math.log(math.exp(x) / z) for x in row)
+
+    def prob(row, j):
+        return math.exp(row[j]) / sum(math.exp(x) for x in row)
+
+    cols = [[s[i][k] for i in range(n)] for k in range(n)]
+    flat = [x for row in s for x in row]
+    assert out["logit_range"] == pytest.approx(max(flat) - min(flat))
+    h = (np.mean([entropy(r) for r in s]) + np.mean([entropy(c) for c in cols])) / 2
+    assert out["entropy_share"] == pytest.approx(h / math.log(n))
+    p = (np.mean([prob(s[j], j) for j in range(n)]) + np.mean([prob(cols[j], j) for j in range(n)])) / 2
+    assert out["partner_prob_x_n"] == pytest.approx(p * n)
+    assert out["logit_bound"] == pytest.approx(2 / tau)          # some cosines are negative
+    # all-positive embeddings (sigmoid outputs): the bound is 1/tau, entropy near its maximum
+    pos = diagnostics.logit_stats(*pairs(positive=True), tau=1.0)
+    assert pos["logit_bound"] == 1.0 and pos["logit_range"] <= 1.0 and pos["entropy_share"] > 0.99
+    # perfectly aligned, well separated partners with a small tau: the softmax is sharp
+    eye = np.eye(8)
+    sharp = diagnostics.logit_stats(eye, eye, 0.05)
+    assert sharp["entropy_share"] < 0.01 and sharp["partner_prob_x_n"] == pytest.approx(8, rel=1e-3)
+
+
+def test_alignment_uniformity_gap_match_brute_force():
+    za, zv = pairs(n=9, d=4, seed=1)
+    a, v = unit(za), unit(zv)
+    assert diagnostics.alignment(za, zv) == pytest.approx(np.mean([np.sum((a[i] - v[i]) ** 2) for i in range(9)]))
+    pair_terms = [math.exp(-2 * np.sum((a[i] - a[j]) ** 2)) for i in range(9) for j in range(i + 1, 9)]
+    assert diagnostics.uniformity(za) == pytest.approx(math.log(np.mean(pair_terms)))
+    assert diagnostics.modality_gap(za, zv) == pytest.approx(np.linalg.norm(a.mean(0) - v.mean(0)))
+    # limiting cases
+    same = np.ones((4, 3))
+    assert diagnostics.uniformity(same) == pytest.approx(0.0)
+    assert diagnostics.uniformity(np.array([[1.0, 0], [-1.0, 0]])) == pytest.approx(-8.0)
+    assert diagnostics.alignment(za, za) == pytest.approx(0.0)
+    assert diagnostics.alignment(za, -za) == pytest.approx(4.0)
+    assert diagnostics.modality_gap(za, za) == pytest.approx(0.0)
+    # uniformity in blocks equals the one-block result
+    big = np.random.default_rng(2).normal(size=(50, 6))
+    full = diagnostics.uniformity(big)
+    old = diagnostics.BLOCK_ELEMENTS
+    try:
+        diagnostics.BLOCK_ELEMENTS = 120
+        assert diagnostics.uniformity(big) == pytest.approx(full)
+    finally:
+        diagnostics.BLOCK_ELEMENTS = old
+
+
+def test_similarity_groups_histograms_and_separation():
+    za, zv = pairs(n=6, d=3, seed=3)
+    ids = np.array(["a", "a", "b", "b", "b", "c"])
+    g = diagnostics.similarity_groups(za, zv, ids)
+    a, v = unit(za), unit(zv)
+    expect = {"positive": [], "same_video": [], "negative": []}
+    for i in range(6):
+        for k in range(6):
+            key = "positive" if i == k else "same_video" if ids[i] == ids[k] else "negative"
+            expect[key].append(a[i] @ v[k])
+    for key, values in expect.items():
+        np.testing.assert_allclose(np.sort(g[key]), np.sort(values))
+    assert [len(g[k]) for k in ("positive", "same_video", "negative")] == [6, 2 + 6, 36 - 6 - 8]
+    h = diagnostics.histograms(g)
+    assert [sum(h[k]) for k in g] == [len(g[k]) for k in g]
+    assert diagnostics.separation_auc(np.array([0.9, 0.8]), np.array([0.1, 0.2, 0.7])) == 1.0
+    assert diagnostics.separation_auc(np.array([0.5]), np.array([0.5])) == 0.5
+    with pytest.raises(ValueError, match="video ids"):
+        diagnostics.similarity_groups(za, zv, ids[:3])
+
+
+def test_coherence_and_saturation():
+    z = np.array([[1.0, 0], [0.8, 0.6], [0, 1.0], [0.6, 0.8]])
+    ids = np.array(["x", "x", "y", "y"])
+    out = diagnostics.coherence(z, ids)
+    c = unit(z) @ unit(z).T
+    assert out["within_video"] == pytest.approx((c[0, 1] + c[2, 3]) / 2)
+    assert out["between_video"] == pytest.approx(np.mean([c[0, 2], c[0, 3], c[1, 2], c[1, 3]]))
+    assert out["same_video_auc"] == pytest.approx(np.mean([w > b for w in (c[0, 1], c[2, 3])
+                                                           for b in (c[0, 2], c[0, 3], c[1, 2], c[1, 3])]))
+    assert diagnostics.saturation(np.array([-6.0, -1, 0, 4.9, 5.1, 20])) == pytest.approx(0.5)
+
+
+def retrieval_entry(mr, code=None, chance=18.5):
+    view = {"median_rank_a2v": mr, "median_rank_v2a": mr, "chance": {"median_rank": chance},
+            "n_chunks": 1, "min_chunk": 2 * chance - 1, "max_chunk": 2 * chance - 1,
+            "n_segments": 2 * chance - 1}
+    code = chance if code is None else code
+    return {"paper": view, "full": view, "authors_code": {"median_rank_a2v": code, "median_rank_v2a": code}}
+
+
+def diag_entry(**kw):
+    base = {"tau": 1.0, "n": 36, "cos_min": 0.0, "logit_range": 0.99, "entropy_share": 0.98,
+            "partner_prob_x_n": 1.5, "separation_auc": 0.88, "alignment": 0.7,
+            "modality_gap": 0.2, "uniformity_audio": -2.0, "uniformity_video": -2.0,
+            "saturation": {"audio": 0.8, "video": None}}
+    return {**base, **kw}
+
+
+def test_verdicts_follow_the_numbers():
+    probes = {"cl_audio": {"by_aggregate": {
+        "mean": {"genre": {"auc": 0.6}, "tags": {"auc": 0.6}},
+        "max": {"genre": {"auc": 0.7}, "tags": {"auc": 0.65}}}}}
+    diag = {"configs": {"cl_base": diag_entry(), "aligned": diag_entry(
+                tau=0.07, cos_min=-0.5, logit_range=15.0, entropy_share=0.5, saturation=None)},
+            "frozen": {"r2plus1d": {"within_video": 0.9, "between_video": 0.9, "same_video_auc": 0.55}},
+            "authors_code_perfect": {"median_rank_a2v": 19.0, "median_rank_v2a": 18.0,
+                                     "chance_median_rank": 18.5}}
+    ret = {"main": retrieval_entry(4.5), "configs": {"cl_base": retrieval_entry(4.5),
+                                                     "aligned": retrieval_entry(3.7, code=20.0)}}
+    out = diagnostics.verdicts(diag, ret, probes)
+    verdict = [v["verdict"] for v in out]
+    claims = [v["claim"] for v in out]
+    assert all(v in ("HOLDS", "DOES NOT HOLD") for v in verdict)
+    got = dict(zip(claims, verdict))
+
+    def find(text):
+        return next(v for c, v in got.items() if text in c)
+
+    assert find("confine the logits") == "HOLDS"
+    assert find("near-uniform") == "HOLDS"
+    assert find("hence it does not align") == "DOES NOT HOLD"     # 4.5 / 18.5 < 0.8
+    assert find("authors' evaluation code") == "HOLDS"
+    assert find("sigmoids saturate") == "HOLDS"
+    assert find("aligned (no sigmoid") == "HOLDS"                 # 3.7 / 18.5 = 0.2
+    assert find("cl_base: a modality gap") == "DOES NOT HOLD"
+    assert find("barely more alike") == "HOLDS"
+    assert find("mean-pooling") == "HOLDS"                        # max beats mean by 0.1, 0.05
+    assert any("0.24 × chance" in v["evidence"] for v in out)
+
+    # other numbers, other verdicts
+    diag["configs"]["cl_base"].update(entropy_share=0.5, logit_range=1.5, cos_min=-0.2,
+                                      saturation={"audio": 0.1, "video": 0.2})
+    ret["configs"]["cl_base"] = retrieval_entry(17.0, code=5.0)
+    probes["cl_audio"]["by_aggregate"]["max"]["genre"]["auc"] = 0.6
+    probes["cl_audio"]["by_aggregate"]["max"]["tags"]["auc"] = 0.61
+    got = {v["claim"]: v["verdict"] for v in diagnostics.verdicts(diag, ret, probes)}
+    assert find("confine the logits") == "DOES NOT HOLD"
+    assert find("near-uniform") == "DOES NOT HOLD"
+    assert find("hence it does not align") == "HOLDS"
+    assert find("authors' evaluation code") == "DOES NOT HOLD"
+    assert find("sigmoids saturate") == "DOES NOT HOLD"
+    assert find("mean-pooling") == "DOES NOT HOLD"
+
+    # claims about missing configurations are left out
+    only_main = diagnostics.verdicts({"configs": {"main": diag_entry()}}, {"main": ret["main"]}, {})
+    assert only_main == []
+
+
+def write_curves(root, names, epochs=3):
+    for name in names:
+        path = root / "reports/train" / f"{name}.csv"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with open(path, "w", newline="") as f:
+            w = csv.DictWriter(f, fieldnames=training.HISTORY_COLUMNS)
+            w.writeheader()
+            for e in range(1, epochs + 1):
+                w.writerow(dict(epoch=e, train_loss=1.0, val_loss=1.0, val_median_rank=5.0 - e,
+                                lr=0.01, tau=1.0))
+
+
+def test_diagnose_and_tables_stages(tmp_path, monkeypatch):
+    p = make_workspace(tmp_path)
+    names = ["main", *p["configs"]]
+    write_curves(tmp_path, names)
+    monkeypatch.chdir(tmp_path)
+    diagnose.main()
+    report = json.loads((tmp_path / "reports/diagnostics.json").read_text())
+    assert list(report["configs"]) == names and report["split"] == "test"
+    assert report["n_segments"] == report["configs"]["main"]["n"] == 18
+    main = report["configs"]["main"]
+    assert main["head_activation"] == "sigmoid" and main["logit_bound"] == 1.0
+    assert set(main["saturation"]) == {"audio", "video"}
+    assert report["configs"]["single_head"]["saturation"]["audio"] is None
+    assert set(report["frozen"]) == {"musicnn", "r2plus1d"}
+    for png in ("similarities.png", "val_median_rank.png"):
+        assert (tmp_path / "reports/diagnostics" / png).read_bytes()[:4] == b"\x89PNG"
+
+    # the tables stage renders everything, the diagnostics section included
+    (tmp_path / "reports/retrieval.json").write_text(json.dumps(
+        {"rank_pool": 8, "main": retrieval_entry(4.0, chance=9.5),
+         "configs": {n: retrieval_entry(4.0, chance=9.5) for n in p["configs"]}}))
+    (tmp_path / "reports/probes.json").write_text(json.dumps({}))
+    tables.main()
+    md = (tmp_path / "reports/tables.md").read_text()
+    assert "## Why alignment fails or works" in md and "| CL_base | sigmoid | 1 |" in md
+    assert "**HOLDS**" in md or "**DOES NOT HOLD**" in md
+
+
+def test_diagnose_names_a_missing_curve(tmp_path, monkeypatch):
+    make_workspace(tmp_path)
+    write_curves(tmp_path, ["main", "cl_base"])
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(FileNotFoundError, match="single_head.csv"):
+        diagnose.main()
