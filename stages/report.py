@@ -48,10 +48,7 @@ def main() -> None:
     ev, k, seed = params["eval"], params["eval"]["neighbours"], params["seed"]
     window = params["decode"]["window_seconds"]
     meta = read_meta(SEGMENTS)
-    audio, video = feature_store.load(AUDIO), feature_store.load(VIDEO)
-    for path, x in ((AUDIO, audio), (VIDEO, video)):
-        if len(x) != len(meta):
-            raise ValueError(f"{path}: {len(x)} rows, but {SEGMENTS} holds {len(meta)} segments")
+    audio, video = (feature_store.load(p, rows=len(meta)) for p in (AUDIO, VIDEO))
     rows = np.flatnonzero(meta.split == "test")
     if len(rows) == 0:
         raise ValueError(f"{SEGMENTS}: no test segments")
