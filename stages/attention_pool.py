@@ -25,6 +25,7 @@ import torch
 from torch import nn
 
 from stages import heads, training
+from stages.early_stopping import EarlyStopping
 from stages.losses import clip_loss
 
 TAU = 0.07
@@ -98,7 +99,7 @@ def segment_weights(za: np.ndarray, zb: np.ndarray, segment_video_ids: np.ndarra
                 (a, mask), (b, _) = (_gather(z, t[videos]) for z in zs)
                 return pool.loss(a, b, mask)
 
-            best, best_epoch, best_state = math.inf, 0, None
+            stopping = EarlyStopping(patience)
             for epoch in range(1, max_epochs + 1):
                 pool.train()
                 order = torch.as_tensor(train)[torch.randperm(len(train), generator=gen)]
@@ -111,12 +112,9 @@ def segment_weights(za: np.ndarray, zb: np.ndarray, segment_video_ids: np.ndarra
                 with torch.no_grad():
                     loss = float(np.mean([batch_loss(b).item() for b in
                                           torch.as_tensor(watch).split(batch_videos) if len(b) >= 2]))
-                if loss < best:
-                    best, best_epoch = loss, epoch
-                    best_state = {k: v.clone() for k, v in pool.state_dict().items()}
-                elif epoch - best_epoch >= patience:
+                if stopping.update(epoch, loss, pool):
                     break
-            pool.load_state_dict(best_state)
+            stopping.restore(pool)
             out = [np.zeros(len(za), dtype=np.float32) for _ in zs]
             with torch.no_grad():
                 for start in range(0, len(table), batch_videos):

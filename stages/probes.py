@@ -35,6 +35,7 @@ import numpy as np
 import torch
 from sklearn.metrics import f1_score, precision_recall_curve, roc_auc_score
 
+from stages.early_stopping import EarlyStopping
 from stages.retrieval import normalise
 
 
@@ -213,7 +214,7 @@ def train_mlp(x_train: np.ndarray, y_train: np.ndarray, x_val: np.ndarray, y_val
             model = mlp(xt.shape[1], hidden, n_out)
             gen = torch.Generator().manual_seed(seed)
             opt = torch.optim.Adam(model.parameters(), lr=lr, weight_decay=weight_decay)
-            best, best_epoch, best_state = float("inf"), 0, None
+            stopping = EarlyStopping(patience)
             for epoch in range(1, max_epochs + 1):
                 model.train()
                 for batch in torch.randperm(len(xt), generator=gen).split(batch_size):
@@ -223,15 +224,12 @@ def train_mlp(x_train: np.ndarray, y_train: np.ndarray, x_val: np.ndarray, y_val
                 model.eval()
                 with torch.no_grad():
                     val_loss = loss_fn(model(xv), yv).item()
-                if val_loss < best:
-                    best, best_epoch = val_loss, epoch
-                    best_state = {k: v.clone() for k, v in model.state_dict().items()}
-                elif epoch - best_epoch >= patience:
+                if stopping.update(epoch, val_loss, model):
                     break
-            model.load_state_dict(best_state)
+            stopping.restore(model)
     finally:
         torch.set_num_threads(threads)
-    return model.eval(), best_epoch
+    return model.eval(), stopping.best_epoch
 
 
 def choose_threshold(y_val: np.ndarray, score_val: np.ndarray) -> float:

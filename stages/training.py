@@ -17,7 +17,6 @@ squared reconstruction error.
 """
 from __future__ import annotations
 
-import copy
 import math
 from dataclasses import dataclass, field
 
@@ -29,6 +28,7 @@ from tqdm import tqdm
 
 from stages import heads
 from stages.batching import epoch_batches
+from stages.early_stopping import EarlyStopping
 from stages.losses import contrastive_loss
 from stages.retrieval import median_rank
 
@@ -120,7 +120,7 @@ def fit(model: heads.ProjectionModel, train: Pairs, val: Pairs, *, loss: str, ba
     optimiser = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=lr)
     schedule = torch.optim.lr_scheduler.ExponentialLR(optimiser, gamma=lr_gamma)
 
-    result, best_state, stale = FitResult(), None, 0
+    result, stopping = FitResult(), EarlyStopping(patience)
     epochs = tqdm(range(1, max_epochs + 1), desc="train", unit="epoch", disable=not progress)
     for epoch in epochs:
         epoch_lr = optimiser.param_groups[0]["lr"]
@@ -135,16 +135,10 @@ def fit(model: heads.ProjectionModel, train: Pairs, val: Pairs, *, loss: str, ba
                                    val_median_rank=median_rank(za, zv, rank_pool), lr=epoch_lr,
                                    tau=model.tau.item()))
         epochs.set_postfix(train=f"{train_loss:.4f}", val=f"{val_loss:.4f}")
-        if val_loss < result.best_val_loss:
-            result.best_epoch, result.best_val_loss, stale = epoch, val_loss, 0
-            best_state = copy.deepcopy(model.state_dict())
-        else:
-            stale += 1
-            if stale >= patience:
-                break
-    if best_state is None:
-        raise FloatingPointError("the validation loss was never finite")
-    model.load_state_dict(best_state)
+        if stopping.update(epoch, val_loss, model):
+            break
+    stopping.restore(model)
+    result.best_epoch, result.best_val_loss = stopping.best_epoch, stopping.best
     model.eval()
     return result
 
