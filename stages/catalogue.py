@@ -14,16 +14,13 @@ from pathlib import Path
 
 import numpy as np
 
-from stages import feature_store, heads, media, neighbours, probes, sampling
+from stages import feature_store, heads, media, neighbours, paths, probes, sampling
 from stages.config import train_config
 from stages.ingest import read_index
+from stages.paths import AUDIO, INDEX, SEGMENTS, VIDEO
 from stages.segment_store import SegmentMeta, frame_offsets, read_meta, window_frames, window_samples
 
-SEGMENTS = Path("data/segments.h5")
-INDEX = Path("data/index.csv")
-AUDIO = Path("features/audio.zarr")
-VIDEO = Path("features/video.zarr")
-MODEL = Path("models/main.pt")
+MODEL = paths.model("main")
 DECODE_KEYS = ("sample_rate", "segment_seconds", "frames", "height", "width")
 
 

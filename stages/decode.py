@@ -23,10 +23,9 @@ from tqdm import tqdm
 
 from stages import ingest, media, sampling
 from stages.config import load_params
+from stages.paths import INDEX, SEGMENTS
 from stages.segment_store import SegmentWriter, frame_offsets
 
-INDEX = Path("data/index.csv")
-STORE = Path("data/segments.h5")
 
 
 @dataclass(frozen=True)
@@ -164,9 +163,9 @@ def main() -> None:
     dec = params["decode"]
     jobs = plan(ingest.read_index(INDEX), params["data"]["source"], params["seed"],
                 dec["segments"], dec["segment_seconds"])
-    failed = decode_all(jobs, STORE, dec, params["seed"])
+    failed = decode_all(jobs, SEGMENTS, dec, params["seed"])
     ok = len(jobs) - len(failed)
-    print(f"decode: {ok} videos -> {STORE}; {len(failed)} failed"
+    print(f"decode: {ok} videos -> {SEGMENTS}; {len(failed)} failed"
           + "".join(f"\n  {f['video_id']}: {f['reason']}" for f in failed))
     if ok == 0:
         sys.exit("decode: no video could be decoded; see the messages above")

@@ -10,21 +10,21 @@ from pathlib import Path
 
 from stages import synth
 from stages.config import load_params
+from stages.paths import DEMO
 
-DEMO_DIR = Path("data/demo")
 
 
 def main() -> None:
     params = load_params()
     source = params["data"]["source"]
-    if DEMO_DIR.exists():
-        shutil.rmtree(DEMO_DIR)
-    if Path(source).resolve() != DEMO_DIR.resolve():
-        DEMO_DIR.mkdir(parents=True)
-        (DEMO_DIR / "README.md").write_text(f"The demo data set is not used: data.source is {source}.\n")
+    if DEMO.exists():
+        shutil.rmtree(DEMO)
+    if Path(source).resolve() != DEMO.resolve():
+        DEMO.mkdir(parents=True)
+        (DEMO / "README.md").write_text(f"The demo data set is not used: data.source is {source}.\n")
         return
     demo = params["demo"]
-    synth.generate(DEMO_DIR, seed=params["seed"], videos=demo["videos"], genres=demo["genres"],
+    synth.generate(DEMO, seed=params["seed"], videos=demo["videos"], genres=demo["genres"],
                    min_seconds=demo["min_seconds"], max_seconds=demo["max_seconds"],
                    width=demo["width"], height=demo["height"], fps=demo["fps"],
                    sample_rate=demo["sample_rate"], container=demo["container"],

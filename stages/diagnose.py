@@ -14,13 +14,11 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from stages import diagnostics, feature_store, heads, retrieval
+from stages import diagnostics, feature_store, heads, paths, retrieval
 from stages.config import config_names, load_params
+from stages.paths import AUDIO, SEGMENTS, VIDEO
 from stages.segment_store import read_meta
 
-SEGMENTS = Path("data/segments.h5")
-AUDIO, VIDEO = Path("features/audio.zarr"), Path("features/video.zarr")
-MODELS, CURVES = Path("models"), Path("reports/train")
 METRICS, PLOTS = Path("reports/diagnostics.json"), Path("reports/diagnostics")
 GROUPS = {"positive": ("partner", "tab:green"), "same_video": ("same video", "tab:orange"),
           "negative": ("other videos", "tab:blue")}
@@ -114,10 +112,7 @@ def main() -> None:
                          "r2plus1d": diagnostics.coherence(video[test], ids)}}
     groups, curves = {}, {}
     for name in tqdm(config_names(params), desc="diagnose"):
-        path = MODELS / f"{name}.pt"
-        if not path.exists():
-            raise FileNotFoundError(f"{path}: no trained model for configuration {name!r} (run stage train)")
-        model = heads.load(path)
+        model = heads.load_trained(name)
         za, zv = heads.embed(model, audio[test], video[test])
         report["configs"][name] = {
             "head_activation": model.config["head_activation"],
@@ -128,7 +123,7 @@ def main() -> None:
             report["authors_code_perfect"] = {
                 **retrieval.evaluate_authors_code(za, za, pool),
                 "chance_median_rank": retrieval.evaluate_pool(za, za, pool)["chance"]["median_rank"]}
-        curves[name] = read_curve(CURVES / f"{name}.csv")
+        curves[name] = read_curve(paths.curve(name))
 
     PLOTS.mkdir(parents=True, exist_ok=True)
     plot_similarities(PLOTS / "similarities.png", groups, report["configs"])

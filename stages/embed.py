@@ -23,9 +23,8 @@ from tqdm import tqdm
 
 from stages import feature_store, segment_store
 from stages.config import load_params
+from stages.paths import FEATURES, SEGMENTS
 
-SEGMENTS = "data/segments.h5"
-OUT = {"audio": "features/audio.zarr", "video": "features/video.zarr"}
 
 
 def segments_digest(path: str | Path) -> str:
@@ -103,7 +102,7 @@ def embed(modality: str, params: dict, segments: str | Path = SEGMENTS,
           progress: bool = True) -> dict:
     """Fill the missing blocks (of `shard`) of the modality's feature store; returns a
     summary: segments computed, seconds, blocks computed and the store's path."""
-    out = Path(out or OUT[modality])
+    out = Path(out or FEATURES[modality])
     part = feature_store.parse_shard(shard)
     backbone = backbone or make_backbone(modality, params)
     info = backbone.info()
@@ -139,7 +138,7 @@ def embed(modality: str, params: dict, segments: str | Path = SEGMENTS,
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m stages.embed", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("modality", choices=sorted(OUT))
+    parser.add_argument("modality", choices=sorted(FEATURES))
     parser.add_argument("--shard", help="i/n: compute only this worker's blocks (1 <= i <= n)")
     args = parser.parse_args(argv)
     embed(args.modality, load_params(), shard=args.shard)

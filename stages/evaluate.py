@@ -14,21 +14,9 @@ from tqdm import tqdm
 from stages import attention_pool, feature_store, heads, probes, retrieval
 from stages.config import config_names, load_params
 from stages.ingest import read_index
+from stages.paths import AUDIO, INDEX, REPORTS, SEGMENTS, VIDEO
 from stages.segment_store import read_meta
 
-SEGMENTS = Path("data/segments.h5")
-INDEX = Path("data/index.csv")
-AUDIO = Path("features/audio.zarr")
-VIDEO = Path("features/video.zarr")
-MODELS = Path("models")
-REPORTS = Path("reports")
-
-
-def load_model(name: str):
-    path = MODELS / f"{name}.pt"
-    if not path.exists():
-        raise FileNotFoundError(f"{path}: no trained model for configuration {name!r} (run stage train)")
-    return heads.load(path)
 
 
 def write_json(path: Path, data: dict) -> None:
@@ -70,7 +58,7 @@ def main() -> None:
     embedded = {}
     report = {"rank_pool": pool, "configs": {}}
     for name in tqdm(names, desc="retrieval"):
-        model = load_model(name)
+        model = heads.load_trained(name)
         if name in probed:
             embedded[name] = heads.embed(model, audio, video)
             za, zv = embedded[name][0][test], embedded[name][1][test]

@@ -29,6 +29,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from stages import paths
+
 ACTIVATIONS = ("sigmoid", "none")
 MIN_TAU = 0.01
 EMBED_ROWS = 8192          # rows per forward pass in `embed`
@@ -161,6 +163,14 @@ def load(path: str | Path) -> ProjectionModel:
                          f"({e})") from e
     model.meta = ckpt.get("meta", {})
     return model.eval()
+
+
+def load_trained(name: str) -> ProjectionModel:
+    """The heads the train stage wrote for configuration `name`."""
+    path = paths.model(name)
+    if not path.exists():
+        raise FileNotFoundError(f"{path}: no trained model for configuration {name!r} (run stage train)")
+    return load(path)
 
 
 @torch.no_grad()

@@ -13,8 +13,8 @@ from tqdm import tqdm
 
 from stages import ingest
 from stages.config import load_params
+from stages.paths import INDEX
 
-INDEX = Path("data/index.csv")
 REPORT = Path("reports/ingest.json")
 
 

@@ -26,13 +26,9 @@ from stages import feature_store, heads, neighbours, probes
 from stages.config import load_params
 from stages.ingest import read_index
 from stages.report_page import Item, MediaCollector, Page, Section, render
+from stages.paths import AUDIO, INDEX, SEGMENTS, VIDEO
 from stages.segment_store import read_meta
 
-SEGMENTS = Path("data/segments.h5")
-INDEX = Path("data/index.csv")
-AUDIO = Path("features/audio.zarr")
-VIDEO = Path("features/video.zarr")
-MODEL = Path("models/main.pt")
 HTML = Path("reports/neighbours.html")
 METRICS = Path("reports/neighbours.json")
 
@@ -63,7 +59,7 @@ def main() -> None:
     seg_genre = [videos.genre[i] for i in seg_of]
     seg_tags = [videos.tags[i] for i in seg_of]
 
-    model = heads.load(MODEL)
+    model = heads.load_trained("main")
     za, zv = heads.embed(model, audio[rows], video[rows])
     reps = probes.representations(audio[rows], video[rows], za, zv)
 

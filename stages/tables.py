@@ -5,11 +5,10 @@ explanations of the paper's result hold on this data (stages.diagnostics.verdict
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 from stages import diagnostics as diag
+from stages.paths import REPORTS
 
-REPORTS = Path("reports")
 
 # Table 1 of the paper: median rank a->v, v->a per configuration of params `configs`
 PAPER_TABLE1 = {

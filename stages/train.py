@@ -13,13 +13,11 @@ from pathlib import Path
 
 import torch
 
-from stages import feature_store, heads, training
+from stages import feature_store, heads, paths, training
 from stages.config import load_params, train_config
+from stages.paths import AUDIO, SEGMENTS, VIDEO
 from stages.segment_store import read_meta
 
-SEGMENTS = Path("data/segments.h5")
-AUDIO, VIDEO = Path("features/audio.zarr"), Path("features/video.zarr")
-MODELS, CURVES = Path("models"), Path("reports/train")
 FIT_KEYS = ("loss", "batch_size", "lr", "lr_gamma", "patience", "max_epochs")
 
 
@@ -54,11 +52,11 @@ def run(name: str, params: dict) -> None:
     result = training.fit(model, train, val, **{k: cfg[k] for k in FIT_KEYS}, seed=seed,
                           rank_pool=params["eval"]["rank_pool"])
 
-    heads.save(model, MODELS / f"{name}.pt", name=name, train_config=cfg, seed=seed,
+    heads.save(model, paths.model(name), name=name, train_config=cfg, seed=seed,
                best_epoch=result.best_epoch, best_val_loss=result.best_val_loss,
                epochs=len(result.history), n_train=len(train.video_ids), n_val=len(val.video_ids),
                autoencoder_loss=autoencoder_loss)
-    write_history(CURVES / f"{name}.csv", result.history)
+    write_history(paths.curve(name), result.history)
     best = result.history[result.best_epoch - 1]
     print(f"{name}: {len(result.history)} epochs, best epoch {result.best_epoch}: val loss "
           f"{best['val_loss']:.4f}, val median rank {best['val_median_rank']:.1f} "
