@@ -33,14 +33,6 @@ def make_segments(path, videos=3, per_video=2, seed=0):
                           10.0 * np.arange(per_video), "train")
 
 
-@pytest.fixture(scope="module")
-def one_thread():
-    """Small convolutions on a shared 2-core machine run faster without intra-op threads."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
 
 @pytest.fixture(scope="module")
 def params():

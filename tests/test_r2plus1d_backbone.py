@@ -17,13 +17,7 @@ def small_clips(n=2, seed=0) -> torch.Tensor:
     return torch.randn(n, 3, T, 32, 32, generator=torch.Generator().manual_seed(seed))
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """Small convolutions on a shared 2-core machine run faster without intra-op threads."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 @pytest.fixture

@@ -17,13 +17,7 @@ REPO = Path(__file__).resolve().parents[1]
 FIT_KEYS = train.FIT_KEYS
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    # tiny matrices: threads only add overhead, and the test suite shares the cores
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 @pytest.fixture(scope="module")
