@@ -1,14 +1,14 @@
 """Decode throughput: the decode stage's code path against the `ffmpeg` command line.
 
 Both decode the same windows of the same files in the same run, with the same number of
-parallel workers (decode.workers): the stage (stages.decode.decode_all: PyAV seek +
+parallel workers (decode.workers): the stage (mvclr.data.decoding.decode_all: PyAV seek +
 decode, 16 kHz mono audio, frames scaled and centre-cropped, written to an HDF5 store)
 and one `ffmpeg` process per segment producing the same audio and frames as raw bytes
 (no store). Prints segments per second of each (best of --repeats alternating rounds)
 and the ratio stage / ffmpeg.
 
 By default the files are a small demo set generated here with the demo's own generator
-and params (stages.synth); `--size 1280x720` generates it with larger frames, `--source
+and params (mvclr.data.demo); `--size 1280x720` generates it with larger frames, `--source
 FOLDER` uses a data set folder with metadata.csv instead. Needs `ffmpeg` on PATH
 (Debian: apt-get install ffmpeg).
 """
@@ -25,8 +25,9 @@ from pathlib import Path
 
 import numpy as np
 
-from stages import decode, ingest, synth
-from stages.config import load_params
+from mvclr.data import decoding, ingest
+from mvclr.data.demo.encode import generate
+from mvclr.config import load_params
 
 
 def ffmpeg_segment(file: str, start: float, dec: dict) -> tuple[int, int]:
@@ -62,21 +63,21 @@ def main() -> None:
         source = Path(args.source) if args.source else Path(tmp, "videos")
         if not args.source:
             w, h = map(int, args.size.split("x"))
-            synth.generate(source, videos=args.videos, seed=params["seed"], genres=demo["genres"],
+            generate(source, videos=args.videos, seed=params["seed"], genres=demo["genres"],
                            min_seconds=demo["min_seconds"], max_seconds=demo["max_seconds"],
                            width=w, height=h, fps=demo["fps"], sample_rate=demo["sample_rate"],
                            container=demo["container"], audio_channels=demo["audio_channels"],
                            workers=dec["workers"], progress=False)
         rows = ingest.build_index(source, dec["segment_seconds"], params["data"]["split"],
                                   params["seed"])
-        jobs = decode.plan(rows, source, params["seed"], dec["segments"], dec["segment_seconds"])
+        jobs = decoding.plan(rows, source, params["seed"], dec["segments"], dec["segment_seconds"])
         windows = [(j.file, s) for j in jobs for s in j.starts]
 
         # alternate the two, keep each one's best round: other load on the machine only slows
         t_stage = t_ffmpeg = np.inf
         for r in range(args.repeats):
             t0 = time.perf_counter()
-            failed = decode.decode_all(jobs, Path(tmp, f"segments{r}.h5"), dec, params["seed"])
+            failed = decoding.decode_all(jobs, Path(tmp, f"segments{r}.h5"), dec, params["seed"])
             t_stage = min(t_stage, time.perf_counter() - t0)
             assert not failed, failed
             Path(tmp, f"segments{r}.h5").unlink()

@@ -20,8 +20,9 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from stages import embed, segment_store  # noqa: E402
-from stages.config import load_params  # noqa: E402
+from mvclr.data import segment_store  # noqa: E402
+from mvclr.features import embedding, windows  # noqa: E402
+from mvclr.config import load_params  # noqa: E402
 
 TARGET = 0.85
 
@@ -45,11 +46,15 @@ def make_segments(path: Path, n: int, params: dict, frames: bool) -> None:
 def bench(modality: str, n: int, params: dict, repeats: int, folder: Path) -> dict:
     segments = folder / f"{modality}.h5"
     make_segments(segments, n, params, frames=modality == "video")
-    backbone = embed.make_backbone(modality, params)
+    if modality == "audio":
+        from mvclr.features.musicnn import MusicnnBackbone as Backbone
+    else:
+        from mvclr.features.r2plus1d import R2Plus1DBackbone as Backbone
+    backbone = Backbone.from_params(params)
     batch_size = params["features"][modality]["batch_size"]
     import h5py
     with h5py.File(segments, "r") as f:
-        read = embed.window_reader(f, modality, params)
+        read = windows.window_reader(f, modality, params)
         batches = [backbone.prepare(read(slice(s, min(s + batch_size, n))))
                    for s in range(0, n, batch_size)]
     backbone.forward(batches[0])                                   # warm-up
@@ -59,8 +64,8 @@ def bench(modality: str, n: int, params: dict, repeats: int, folder: Path) -> di
         for batch in batches:
             backbone.forward(batch)
         bare.append(n / (time.perf_counter() - start))
-        summary = embed.embed(modality, params, segments, folder / f"{modality}{r}.zarr",
-                              backbone=backbone, progress=False)
+        summary = embedding.embed(modality, backbone, params, segments,
+                                  folder / f"{modality}{r}.zarr", progress=False)
         stage.append(summary["segments"] / summary["seconds"])
     result = {"modality": modality, "segments": n, "batch_size": batch_size,
               "device": backbone.info()["device"], "bare": float(np.mean(bare)),

@@ -1,4 +1,4 @@
-"""Blocked partner ranks (stages.retrieval) against the naive full similarity matrix.
+"""Blocked partner ranks (mvclr.evaluation.retrieval) against the naive full similarity matrix.
 
 Prints the time ratio blocked/naive and both peak allocations of the similarity step, on the
 same random embeddings in the same run; the ranks must agree.
@@ -8,13 +8,14 @@ import tracemalloc
 
 import numpy as np
 
-from stages import retrieval
+from mvclr.evaluation import retrieval, similarity
+from mvclr.evaluation.similarity import normalise
 
 N, DIM = 6000, 256
 
 
 def naive_ranks(q: np.ndarray, c: np.ndarray) -> np.ndarray:
-    sims = retrieval.normalise(q) @ retrieval.normalise(c).T
+    sims = normalise(q) @ normalise(c).T
     partner = np.diag(sims)
     return np.count_nonzero(sims >= (partner - retrieval.TIE_TOL)[:, None], axis=1)
 
@@ -33,7 +34,7 @@ def main() -> None:
     rng = np.random.default_rng(0)
     za = rng.normal(size=(N, DIM)).astype(np.float32)
     zv = za + 3 * rng.normal(size=(N, DIM)).astype(np.float32)
-    retrieval.BLOCK_ELEMENTS = 1 << 22            # blocks of ~700 queries at this N
+    similarity.BLOCK_ELEMENTS = 1 << 22            # blocks of ~700 queries at this N
     naive, t_naive, m_naive = measure(naive_ranks, za, zv)
     blocked, t_blocked, m_blocked = measure(retrieval.partner_ranks, za, zv)
     assert np.array_equal(naive, blocked), "blocked ranks differ from the full matrix"

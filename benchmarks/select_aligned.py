@@ -29,9 +29,11 @@ import argparse
 import numpy as np
 import torch
 
-from stages import feature_store, heads, training
-from stages.config import load_params, train_config
-from stages.segment_store import read_meta
+from mvclr.config import load_params, train_config
+from mvclr.contrastive import heads
+from mvclr.contrastive.configuration import split_pairs
+from mvclr.contrastive.fitting import Pairs, fit
+from mvclr.features.paired import load_paired
 
 ALIGNED = dict(head_activation="none", learn_tau=True, tau=0.07)
 # name -> overrides of paper_base
@@ -62,22 +64,16 @@ CANDIDATES = {
 }
 
 
-def load_split(meta, audio, video, split):
-    rows = meta.split == split
-    return training.Pairs(audio[rows], video[rows], meta.video_id[rows])
-
-
-def val_rank(cfg: dict, train: training.Pairs, val: training.Pairs, seed: int,
+def val_rank(cfg: dict, train: Pairs, val: Pairs, seed: int,
              rank_pool: int) -> tuple[float, int, float]:
     """Validation median rank of the best epoch, the best epoch and its tau."""
     torch.manual_seed(seed)
     model = heads.build(cfg, train.audio.shape[1], train.video.shape[1])
     if cfg["standardise"]:
         model.set_standardisation(train.audio, train.video)
-    result = training.fit(model, train, val, loss=cfg["loss"], batch_size=cfg["batch_size"],
-                          lr=cfg["lr"], lr_gamma=cfg["lr_gamma"], patience=cfg["patience"],
-                          max_epochs=cfg["max_epochs"], seed=seed, rank_pool=rank_pool,
-                          progress=False)
+    result = fit(model, train, val, loss=cfg["loss"], batch_size=cfg["batch_size"], lr=cfg["lr"],
+                 lr_gamma=cfg["lr_gamma"], patience=cfg["patience"],
+                 max_epochs=cfg["max_epochs"], seed=seed, rank_pool=rank_pool, progress=False)
     best = result.history[result.best_epoch - 1]
     return best["val_median_rank"], result.best_epoch, best["tau"]
 
@@ -88,10 +84,8 @@ def main() -> None:
     parser.add_argument("--candidates", nargs="+", default=list(CANDIDATES))
     args = parser.parse_args()
     params = load_params()
-    meta = read_meta("data/segments.h5")
-    audio = feature_store.load("features/audio.zarr", rows=len(meta))
-    video = feature_store.load("features/video.zarr", rows=len(meta))
-    train, val = load_split(meta, audio, video, "train"), load_split(meta, audio, video, "val")
+    features = load_paired()
+    train, val = split_pairs(features, "train"), split_pairs(features, "val")
     pool = params["eval"]["rank_pool"]
     chance = (min(len(val.video_ids), pool) + 1) / 2       # one chunk when the split < pool
     print(f"validation: {len(val.video_ids)} segments of {len(np.unique(val.video_ids))} videos, "

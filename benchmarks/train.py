@@ -1,5 +1,5 @@
-"""Training throughput: seconds per epoch of the training loop (stages.training.train_epoch on
-the batches of stages.batching) on a synthetic cache of 500 000 segment pairs with the paper's
+"""Training throughput: seconds per epoch of the training loop (mvclr.contrastive.fitting.train_epoch on
+the batches of mvclr.contrastive.batching) on a synthetic cache of 500 000 segment pairs with the paper's
 dimensions (musicnn 1506, R(2+1)D 512; six segments per video; CL_base heads, batch 1000),
 against a bare loop over the same batches gathered beforehand into separate tensors: the same
 forward passes, losses, backward passes and Adam steps, without sampler, row gathering or
@@ -21,10 +21,11 @@ import time
 import numpy as np
 import torch
 
-from stages import heads, training
-from stages.batching import epoch_batches
-from stages.config import load_params, train_config
-from stages.losses import contrastive_loss
+from mvclr.contrastive import fitting as training
+from mvclr.contrastive import heads
+from mvclr.contrastive.batching import epoch_batches
+from mvclr.config import load_params, train_config
+from mvclr.contrastive.losses import contrastive_loss
 
 AUDIO_DIM, VIDEO_DIM, SEGMENTS_PER_VIDEO = 1506, 512, 6
 

@@ -1,4 +1,2 @@
-"""Contrastive audio-video representation learning on music videos, as a DVC pipeline.
-
-Stage modules (`python -m stages.<name>`) are thin; library modules hold the logic.
-"""
+"""The DVC stages: one thin module per stage of dvc.yaml (`python -m stages.<stage>`), each reading
+params.yaml, calling the `mvclr` library and writing the outputs dvc.yaml declares."""

@@ -1,4 +1,4 @@
-"""DVC stage `demo`: generate the demo data set (stages.synth) into data/demo.
+"""Stage `demo`: generate the demo data set (mvclr.data.demo) into data/demo.
 
 Only when `data.source` is data/demo; for a user's own data the stage leaves an empty
 folder with a README, so it costs nothing.
@@ -8,10 +8,9 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-from stages import synth
-from stages.config import load_params
-from stages.paths import DEMO
-
+from mvclr.config import load_params
+from mvclr.data.demo.encode import generate
+from mvclr.paths import DEMO
 
 
 def main() -> None:
@@ -24,11 +23,11 @@ def main() -> None:
         (DEMO / "README.md").write_text(f"The demo data set is not used: data.source is {source}.\n")
         return
     demo = params["demo"]
-    synth.generate(DEMO, seed=params["seed"], videos=demo["videos"], genres=demo["genres"],
-                   min_seconds=demo["min_seconds"], max_seconds=demo["max_seconds"],
-                   width=demo["width"], height=demo["height"], fps=demo["fps"],
-                   sample_rate=demo["sample_rate"], container=demo["container"],
-                   audio_channels=demo["audio_channels"], workers=demo["workers"])
+    generate(DEMO, seed=params["seed"], videos=demo["videos"], genres=demo["genres"],
+             min_seconds=demo["min_seconds"], max_seconds=demo["max_seconds"],
+             width=demo["width"], height=demo["height"], fps=demo["fps"],
+             sample_rate=demo["sample_rate"], container=demo["container"],
+             audio_channels=demo["audio_channels"], workers=demo["workers"])
 
 
 if __name__ == "__main__":

@@ -1,137 +1,34 @@
-"""Cosine nearest neighbours within a set of items, and how often they share labels (RQ2).
-
-Items are rows of a vector matrix x (videos: aggregated segment vectors; segments: segment
-vectors). Each item belongs to a group (its video); the candidates of a seed are all items
-of other groups, so a video is never its own neighbour and a segment's neighbours never come
-from its own video. Neighbours are ranked by cosine similarity, ties by lower row index.
-
-Label agreement of a seed i with neighbours n_1..n_k (only the neighbours that exist count):
-- genre share: the fraction of neighbours whose genre equals the seed's (an unknown genre,
-  "", matches nothing); seeds without a genre are left out.
-- tag overlap: the mean Jaccard index |T_i ∩ T_n| / |T_i ∪ T_n| of the tag sets; seeds
-  without tags are left out (a neighbour without tags scores 0).
-Chance level of a seed: the expected value of the same statistic when its neighbours are
-drawn uniformly at random from its candidates C_i (with or without replacement, the
-expectation is the same): the fraction of C_i sharing the seed's genre, and the mean Jaccard
-index of the seed's tags with those of C_i. Both follow from the label frequencies of all
-items minus those of the seed's own group. The reported figures are means over the seeds,
-measured and chance over the same seeds.
-"""
+"""Stage `neighbours`: the nearest-neighbour report of RQ2 (mvclr.reporting.neighbour_report)
+-> reports/neighbours.html (one offline page: frames and audio of the analysis window of every
+item, from data/segments.h5), reports/neighbours.json (label agreement against chance)."""
 from __future__ import annotations
 
-from collections import Counter
+import json
 
-import numpy as np
-
-BLOCK_ELEMENTS = 1 << 24      # similarities held at once (128 MiB of float64)
-
-
-def normalise(x: np.ndarray) -> np.ndarray:
-    """Rows scaled to unit L2 norm, float64 (all-zero rows stay zero)."""
-    x = np.asarray(x, dtype=np.float64)
-    if x.ndim != 2:
-        raise ValueError(f"vectors must be a 2-d array [n, dim], got shape {x.shape}")
-    return x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), np.finfo(np.float64).tiny)
+from mvclr.config import load_params
+from mvclr.data.index import read_index
+from mvclr.evaluation.videos import video_table
+from mvclr.features import store
+from mvclr.features.paired import load_paired
+from mvclr.paths import INDEX, NEIGHBOURS_HTML, NEIGHBOURS_JSON, SEGMENTS, VIDEO
+from mvclr.reporting.neighbour_report import build
+from mvclr.reporting.page import render
 
 
-def group_codes(groups) -> np.ndarray:
-    """Integer code per item for any array of group labels."""
-    return np.unique(np.asarray(groups), return_inverse=True)[1].ravel()
+def main() -> None:
+    params = load_params()
+    features = load_paired()
+    test = features.rows("test")
+    videos = video_table(features.meta.video_id[test], features.meta.split[test],
+                         read_index(INDEX), str(INDEX))
+    weights = store.attrs(VIDEO).get("weights", "unknown")
+    page, metrics = build(params, features, videos, SEGMENTS, weights)
+    NEIGHBOURS_HTML.parent.mkdir(parents=True, exist_ok=True)
+    NEIGHBOURS_HTML.write_text(render(page), encoding="utf-8")
+    NEIGHBOURS_JSON.write_text(json.dumps(metrics, indent=2) + "\n")
+    print(f"neighbours: {NEIGHBOURS_HTML} ({NEIGHBOURS_HTML.stat().st_size / 1e6:.1f} MB, "
+          f"{len(page.media)} media items), {NEIGHBOURS_JSON}")
 
 
-def nearest(x: np.ndarray, seeds, k: int, groups=None) -> tuple[np.ndarray, np.ndarray]:
-    """The k nearest candidates of each seed row by cosine similarity.
-
-    x: [n, d]; seeds: row indices; groups: label per row (default: every row its own group),
-    candidates of seed s are the rows j with groups[j] != groups[s].
-    Returns (index [len(seeds), k] int64, similarity [len(seeds), k] float64), best first,
-    ties by lower index; where a seed has fewer than k candidates the rest is -1 / nan."""
-    xn = normalise(x)
-    seeds = np.asarray(seeds, dtype=np.int64).ravel()
-    n = len(xn)
-    codes = np.arange(n) if groups is None else group_codes(groups)
-    if len(codes) != n:
-        raise ValueError(f"{len(codes)} group labels for {n} rows")
-    index = np.full((len(seeds), k), -1, dtype=np.int64)
-    sim = np.full((len(seeds), k), np.nan)
-    if k <= 0 or len(seeds) == 0:
-        return index, sim
-    step = max(1, BLOCK_ELEMENTS // max(n, 1))
-    for a in range(0, len(seeds), step):
-        block = seeds[a:a + step]
-        s = xn[block] @ xn.T
-        excluded = codes[None, :] == codes[block][:, None]
-        s[excluded] = -np.inf
-        order = np.argsort(-s, axis=1, kind="stable")[:, :k]
-        top = np.take_along_axis(s, order, axis=1)
-        valid = np.isfinite(top)
-        m = order.shape[1]
-        index[a:a + step, :m] = np.where(valid, order, -1)
-        sim[a:a + step, :m] = np.where(valid, top, np.nan)
-    return index, sim
-
-
-def jaccard(a, b) -> float:
-    """|a ∩ b| / |a ∪ b| of two tag collections; 0 when both are empty."""
-    a, b = set(a), set(b)
-    union = len(a | b)
-    return len(a & b) / union if union else 0.0
-
-
-def _mean(values: list[float]) -> float | None:
-    return float(np.mean(values)) if values else None
-
-
-def agreement(seeds, index: np.ndarray, genres, tags, groups=None) -> dict:
-    """Measured label agreement of the seeds with their neighbours `index` (from `nearest`)
-    and its chance level, as defined in the module docstring.
-
-    genres: str per item ("" unknown); tags: list of tags per item; groups as in `nearest`."""
-    seeds = np.asarray(seeds, dtype=np.int64).ravel()
-    n = len(genres)
-    codes = np.arange(n) if groups is None else group_codes(groups)
-    tagsets = [frozenset(t) for t in tags]
-    if len(tagsets) != n or len(codes) != n:
-        raise ValueError(f"{n} genres, {len(tagsets)} tag lists and {len(codes)} groups differ in length")
-
-    # label frequencies: over all items, and within each group
-    group_size = Counter(codes.tolist())
-    genre_all = Counter(genres)
-    genre_group = Counter(zip(codes.tolist(), genres))
-    sets_all = Counter(tagsets)
-    sets_group = Counter(zip(codes.tolist(), tagsets))
-
-    genre_share, genre_chance, tag_overlap, tag_chance = [], [], [], []
-    for s, nb in zip(seeds, index):
-        nb = nb[nb >= 0]
-        g, c = genres[s], codes[s]
-        candidates = n - group_size[c]
-        if len(nb) == 0 or candidates == 0:
-            continue
-        if g:
-            genre_share.append(float(np.mean([genres[j] == g for j in nb])))
-            genre_chance.append((genre_all[g] - genre_group[(c, g)]) / candidates)
-        if tagsets[s]:
-            tag_overlap.append(float(np.mean([jaccard(tagsets[s], tagsets[j]) for j in nb])))
-            total = sum((count - sets_group[(c, ts)]) * jaccard(tagsets[s], ts)
-                        for ts, count in sets_all.items())
-            tag_chance.append(total / candidates)
-    return {"genre_share": _mean(genre_share), "genre_chance": _mean(genre_chance),
-            "genre_seeds": len(genre_share),
-            "tag_jaccard": _mean(tag_overlap), "tag_jaccard_chance": _mean(tag_chance),
-            "tag_seeds": len(tag_overlap)}
-
-
-def pick_seeds(n: int, count: int, rng: np.random.Generator) -> np.ndarray:
-    """`count` distinct random items of n (all of them, shuffled, when n <= count)."""
-    return rng.permutation(n)[:count]
-
-
-def analyse(x: np.ndarray, groups, genres, tags, seeds: np.ndarray, shown: int,
-            k: int) -> dict:
-    """Neighbours of `seeds` (a random order of items, from `pick_seeds`): the first `shown`
-    with their neighbours for display, all of them for the label agreement.
-    Returns {"seeds", "index", "similarity"} of the shown seeds and "summary"."""
-    index, sim = nearest(x, seeds, k, groups)
-    return {"seeds": np.asarray(seeds)[:shown], "index": index[:shown], "similarity": sim[:shown],
-            "summary": {**agreement(seeds, index, genres, tags, groups), "k": k}}
+if __name__ == "__main__":
+    main()

@@ -12,10 +12,10 @@ import numpy as np
 import torch
 import yaml
 
-from stages import heads
-from stages.config import train_config
-from stages.feature_store import FeatureStore, load
-from stages.segment_store import SegmentWriter
+from mvclr.contrastive import heads
+from mvclr.config import train_config
+from mvclr.features.store import FeatureStore, load
+from mvclr.data.segment_store import SegmentWriter
 
 GENRES = ["jazz", "pop", "rock"]
 TAGS = {"jazz": ["sax", "mellow"], "pop": ["catchy", "dance"], "rock": ["guitar", "loud"]}

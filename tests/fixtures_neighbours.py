@@ -13,11 +13,11 @@ import numpy as np
 import torch
 import yaml
 
-from stages import heads
-from stages.config import train_config
-from stages.feature_store import FeatureStore, load
-from stages.ingest import write_index
-from stages.segment_store import SegmentWriter
+from mvclr.contrastive import heads
+from mvclr.config import train_config
+from mvclr.features.store import FeatureStore, load
+from mvclr.data.index import write_index
+from mvclr.data.segment_store import SegmentWriter
 
 REPO = Path(__file__).resolve().parents[1]
 GENRES = ["jazz", "pop", "rock"]
@@ -92,7 +92,10 @@ def pipeline_workspace(root: Path, media_dir: Path) -> dict:
     """Four real videos in media_dir, decoded and embedded into root by the pipeline's
     functions with small settings (3 s segments, 8 frames of 64 x 86, 8 frames for R(2+1)D,
     random init); returns the params (also written to root/params.yaml)."""
-    from stages import decode, embed, media
+    from mvclr.data import decoding, media
+    from mvclr.features.embedding import embed
+    from mvclr.features.musicnn import MusicnnBackbone
+    from mvclr.features.r2plus1d import R2Plus1DBackbone
     from make_media import write_media
     root = Path(root)
     p = base_params()
@@ -110,11 +113,13 @@ def pipeline_workspace(root: Path, media_dir: Path) -> dict:
     rows.append(index_row("broken", "broken.mp4", "rock", [], "", "skipped", "truncated"))
     (root / "data").mkdir(parents=True, exist_ok=True)
     write_index(rows, root / "data/index.csv")
-    jobs = decode.plan(rows, media_dir, p["seed"], p["decode"]["segments"], p["decode"]["segment_seconds"])
-    decode.decode_all(jobs, root / "data/segments.h5", p["decode"], p["seed"])
-    for modality in ("video", "audio"):      # torchvision's R(2+1)D crashes after TensorFlow
-        embed.embed(modality, p, segments=root / "data/segments.h5",
-                    out=root / f"features/{modality}.zarr", progress=False)
+    jobs = decoding.plan(rows, media_dir, p["seed"], p["decode"]["segments"], p["decode"]["segment_seconds"])
+    decoding.decode_all(jobs, root / "data/segments.h5", p["decode"], p["seed"])
+    # R(2+1)D before musicnn: torchvision's R(2+1)D crashes after TensorFlow was loaded
+    backbones = {"video": R2Plus1DBackbone.from_params(p), "audio": MusicnnBackbone.from_params(p)}
+    for modality, backbone in backbones.items():
+        embed(modality, backbone, p, root / "data/segments.h5", root / f"features/{modality}.zarr",
+              progress=False)
     (root / "params.yaml").write_text(yaml.safe_dump(p, sort_keys=False))
     write_model(root, p)
     return p

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import numpy as np
 
-from stages.feature_store import FeatureStore
-from stages.segment_store import SegmentWriter
+from mvclr.features.store import FeatureStore
+from mvclr.data.segment_store import SegmentWriter
 
 
 def synthetic_pairs(video_ids: np.ndarray, audio_dim: int = 24, video_dim: int = 16,

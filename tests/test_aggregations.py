@@ -4,8 +4,9 @@ import numpy as np
 import pytest
 import torch
 
-from stages import attention_pool, probes
-from stages.retrieval import median_rank
+from mvclr.evaluation import attention_pool, pooling, probes
+from mvclr.evaluation.videos import Videos
+from mvclr.evaluation.retrieval import median_rank
 
 SEG_IDS = np.array(["b", "a", "b", "c", "a", "b"])
 VIDEOS = np.array(["c", "a", "b"])
@@ -31,20 +32,20 @@ def brute(x, how, weights=None):
 @pytest.mark.parametrize("how", ["mean", "l2mean", "max"])
 def test_fixed_aggregations_match_brute_force(how):
     x = np.random.default_rng(0).normal(size=(6, 3)).astype(np.float32)
-    np.testing.assert_allclose(probes.aggregate(x, SEG_IDS, VIDEOS, how), brute(x, how), rtol=1e-5)
+    np.testing.assert_allclose(pooling.aggregate(x, SEG_IDS, VIDEOS, how), brute(x, how), rtol=1e-5)
 
 
 def test_weighted_aggregation_needs_weights():
     x = np.random.default_rng(1).normal(size=(6, 3)).astype(np.float32)
     w = np.array([0.2, 0.5, 0.3, 1.0, 0.5, 0.5], dtype=np.float32)
-    np.testing.assert_allclose(probes.aggregate(x, SEG_IDS, VIDEOS, "attention", w),
+    np.testing.assert_allclose(pooling.aggregate(x, SEG_IDS, VIDEOS, "attention", w),
                                brute(x, "attention", w), rtol=1e-5)
     with pytest.raises(ValueError, match="fitted on the training split"):
-        probes.aggregate(x, SEG_IDS, VIDEOS, "attention")
+        pooling.aggregate(x, SEG_IDS, VIDEOS, "attention")
     with pytest.raises(ValueError, match="5 segment weights"):
-        probes.aggregate(x, SEG_IDS, VIDEOS, "attention", w[:5])
+        pooling.aggregate(x, SEG_IDS, VIDEOS, "attention", w[:5])
     with pytest.raises(ValueError, match="known: mean, l2mean, max, attention"):
-        probes.aggregate(x, SEG_IDS, VIDEOS, "median")
+        pooling.aggregate(x, SEG_IDS, VIDEOS, "median")
 
 
 def test_segment_table():
@@ -107,7 +108,7 @@ def test_probe_aggregations_share_seeds_and_reuse_the_primary():
     genre_idx = rng.integers(0, 3, n)
     ids = np.repeat([f"v{i:02d}" for i in range(n)], k)
     split = np.array(["train"] * 24 + ["val"] * 8 + ["test"] * 8)
-    videos = probes.Videos(ids=np.unique(ids), split=split, genre=[["a", "b", "c"][g] for g in genre_idx],
+    videos = Videos(ids=np.unique(ids), split=split, genre=[["a", "b", "c"][g] for g in genre_idx],
                            tags=[[["x"], ["y"], ["x", "z"]][g] for g in genre_idx])
     x = (np.eye(3, 5)[np.repeat(genre_idx, k)] * 2 + rng.normal(size=(n * k, 5))).astype(np.float32)
     cfg = {"aggregate": "mean", "compare_aggregates": ["mean", "max", "attention"], "top_tags": 3,
@@ -119,5 +120,5 @@ def test_probe_aggregations_share_seeds_and_reuse_the_primary():
     assert out["by_aggregate"]["mean"]["genre"]["auc"] == out["genre"]["auc"]
     for task in ("genre", "tags"):
         assert out["by_aggregate"]["attention"][task] == pytest.approx(out["by_aggregate"]["mean"][task])
-    alone = probes.probe_representation(probes.aggregate(x, ids, videos.ids, "max"), videos, cfg, 0, "rep")
+    alone = probes.probe_representation(pooling.aggregate(x, ids, videos.ids, "max"), videos, cfg, 0, "rep")
     assert out["by_aggregate"]["max"]["tags"]["auc"] == alone["tags"]["auc"]

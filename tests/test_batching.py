@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from stages.batching import epoch_batches, n_batches
+from mvclr.contrastive.batching import epoch_batches, n_batches
 
 
 def layout(counts):

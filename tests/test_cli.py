@@ -14,8 +14,10 @@ import pytest
 import yaml
 from make_media import write_media
 
-from stages import catalogue, cli, feature_store, probes
-from stages.segment_store import read_meta
+from mvclr import catalogue, cli
+from mvclr.evaluation import pooling
+from mvclr.features import store as feature_store
+from mvclr.data.segment_store import read_meta
 
 TESTS = Path(__file__).resolve().parent
 REPO = TESTS.parent
@@ -71,7 +73,7 @@ def test_similar_by_id_matches_brute_force(workspace, capsys):
     meta = read_meta(root / "data/segments.h5")
     ids = np.array(["clip0", "clip1", "clip2", "clip3"])
     for name, store in (("musicnn", "audio"), ("r2plus1d", "video")):
-        x = probes.aggregate(feature_store.load(root / f"features/{store}.zarr"), meta.video_id, ids)
+        x = pooling.aggregate(feature_store.load(root / f"features/{store}.zarr"), meta.video_id, ids)
         x = x / np.linalg.norm(x, axis=1, keepdims=True)
         sims = {v: float(x[1] @ x[j]) for j, v in enumerate(ids) if v != "clip1"}
         want = sorted(sims, key=lambda v: -sims[v])[:2]
@@ -154,7 +156,7 @@ def test_cold_start_reproduces_the_stored_vectors(workspace, tmp_path):
     copy = tmp_path / "elsewhere" / "clip2.mp4"
     copy.parent.mkdir()
     shutil.copy(media / "clip2.mp4", copy)
-    done = run("-m", "stages.cli", "similar", str(copy), "--k", "3", "--root", str(root),
+    done = run("-m", "mvclr.cli", "similar", str(copy), "--k", "3", "--root", str(root),
                "--representation", "musicnn", "--representation", "r2plus1d",
                "--representation", "cl_agg", cwd=tmp_path)
     assert done.returncode == 0, done.stderr[-3000:]

@@ -6,9 +6,11 @@ import pytest
 import yaml
 from make_media import MAX_LAG, audio_lag, read_pattern, shown_frames, write_dataset
 
-from stages import decode, ingest, media, prepare
-from stages.sampling import segment_starts, video_rng
-from stages.segment_store import frame_offsets, read_meta
+from mvclr.data import decoding, reader
+from mvclr.data.index import read_index
+from stages import decode, prepare
+from mvclr.data.sampling import segment_starts, video_rng
+from mvclr.data.segment_store import frame_offsets, read_meta
 
 SEED = 7
 DEC = {"segments": 3, "segment_seconds": 2.0, "window_seconds": 1.0, "sample_rate": 16000,
@@ -36,7 +38,7 @@ def project(tmp_path_factory):
 
 
 def jobs_of(root):
-    return decode.plan(ingest.read_index(root / "data/index.csv"), root / "data/src", SEED,
+    return decoding.plan(read_index(root / "data/index.csv"), root / "data/src", SEED,
                        DEC["segments"], DEC["segment_seconds"])
 
 
@@ -44,7 +46,7 @@ def test_plan(project):
     jobs = jobs_of(project)
     assert [j.video_id for j in jobs] == ["a", "b", "c", "d"]
     assert [len(j.starts) for j in jobs] == [3, 3, 3, 2]
-    duration = {r["video_id"]: r["duration"] for r in ingest.read_index(project / "data/index.csv")
+    duration = {r["video_id"]: r["duration"] for r in read_index(project / "data/index.csv")
                 if r["status"] == "ok"}
     for j, (name, seconds, _) in zip(jobs, GOOD):
         assert j.file == str(project / "data/src" / name)
@@ -76,7 +78,7 @@ def test_decode_stage(project, monkeypatch):
     decode.main()
     jobs = jobs_of(project)
     meta = check_store(project / "data/segments.h5", jobs)
-    split = {r["video_id"]: r["split"] for r in ingest.read_index(project / "data/index.csv")
+    split = {r["video_id"]: r["split"] for r in read_index(project / "data/index.csv")
              if r["status"] == "ok"}
     assert list(meta.split) == [split[v] for v in meta.video_id]
     assert not (project / "data/segments.h5.partial").exists()
@@ -87,8 +89,8 @@ def test_a_failing_video_is_skipped_and_reported(project, tmp_path):
     broken = tmp_path / "broken.mp4"                  # passed prepare, then was cut short
     data = (project / "data/src/a.mp4").read_bytes()
     broken.write_bytes(data[: len(data) // 2])
-    jobs[1] = decode.Job("b", str(broken), "train", jobs[1].starts)
-    failed = decode.decode_all(jobs, tmp_path / "s.h5", {**DEC, "workers": 1}, SEED)
+    jobs[1] = decoding.Job("b", str(broken), "train", jobs[1].starts)
+    failed = decoding.decode_all(jobs, tmp_path / "s.h5", {**DEC, "workers": 1}, SEED)
     assert [f["video_id"] for f in failed] == ["b"] and "unreadable" in failed[0]["reason"]
     check_store(tmp_path / "s.h5", [j for j in jobs if j.video_id != "b"])
     with h5py.File(tmp_path / "s.h5", "r") as f:
@@ -99,7 +101,7 @@ def test_interrupted_decode_resumes(project, tmp_path, monkeypatch):
     jobs = jobs_of(project)
     dec = {**DEC, "workers": 1}
     calls = []
-    real = media.read_segments
+    real = reader.read_segments
 
     def counting(path, *args):
         calls.append(path)
@@ -107,12 +109,12 @@ def test_interrupted_decode_resumes(project, tmp_path, monkeypatch):
             raise KeyboardInterrupt
         return real(path, *args)
 
-    monkeypatch.setattr(media, "read_segments", counting)
+    monkeypatch.setattr(reader, "read_segments", counting)
     resumed = False
     with pytest.raises(KeyboardInterrupt):
-        decode.decode_all(jobs, tmp_path / "s.h5", dec, SEED)
+        decoding.decode_all(jobs, tmp_path / "s.h5", dec, SEED)
     assert (tmp_path / "s.h5.partial").exists() and not (tmp_path / "s.h5").exists()
     resumed = True
-    decode.decode_all(jobs, tmp_path / "s.h5", dec, SEED)
+    decoding.decode_all(jobs, tmp_path / "s.h5", dec, SEED)
     assert calls == [jobs[0].file, jobs[1].file, jobs[2].file, jobs[2].file, jobs[3].file]
     check_store(tmp_path / "s.h5", jobs)

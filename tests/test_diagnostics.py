@@ -8,7 +8,10 @@ import numpy as np
 import pytest
 from fixtures_eval import make_workspace
 
-from stages import diagnose, diagnostics, tables, training
+from mvclr.contrastive.fitting import HISTORY_COLUMNS
+from mvclr.evaluation import diagnostics, similarity
+from mvclr.reporting import verdicts
+from stages import diagnose, tables
 
 
 def unit(x):
@@ -72,12 +75,12 @@ def test_alignment_uniformity_gap_match_brute_force():
     # uniformity in blocks equals the one-block result
     big = np.random.default_rng(2).normal(size=(50, 6))
     full = diagnostics.uniformity(big)
-    old = diagnostics.BLOCK_ELEMENTS
+    old = similarity.BLOCK_ELEMENTS
     try:
-        diagnostics.BLOCK_ELEMENTS = 120
+        similarity.BLOCK_ELEMENTS = 120
         assert diagnostics.uniformity(big) == pytest.approx(full)
     finally:
-        diagnostics.BLOCK_ELEMENTS = old
+        similarity.BLOCK_ELEMENTS = old
 
 
 def test_similarity_groups_histograms_and_separation():
@@ -140,7 +143,7 @@ def test_verdicts_follow_the_numbers():
                                      "chance_median_rank": 18.5}}
     ret = {"main": retrieval_entry(4.5), "configs": {"cl_base": retrieval_entry(4.5),
                                                      "aligned": retrieval_entry(3.7, code=20.0)}}
-    out = diagnostics.verdicts(diag, ret, probes)
+    out = verdicts.verdicts(diag, ret, probes)
     verdict = [v["verdict"] for v in out]
     claims = [v["claim"] for v in out]
     assert all(v in ("HOLDS", "DOES NOT HOLD") for v in verdict)
@@ -166,7 +169,7 @@ def test_verdicts_follow_the_numbers():
     ret["configs"]["cl_base"] = retrieval_entry(17.0, code=5.0)
     probes["cl_audio"]["by_aggregate"]["max"]["genre"]["auc"] = 0.6
     probes["cl_audio"]["by_aggregate"]["max"]["tags"]["auc"] = 0.61
-    got = {v["claim"]: v["verdict"] for v in diagnostics.verdicts(diag, ret, probes)}
+    got = {v["claim"]: v["verdict"] for v in verdicts.verdicts(diag, ret, probes)}
     assert find("confine the logits") == "DOES NOT HOLD"
     assert find("near-uniform") == "DOES NOT HOLD"
     assert find("hence it does not align") == "HOLDS"
@@ -175,7 +178,7 @@ def test_verdicts_follow_the_numbers():
     assert find("mean-pooling") == "DOES NOT HOLD"
 
     # claims about missing configurations are left out
-    only_main = diagnostics.verdicts({"configs": {"main": diag_entry()}}, {"main": ret["main"]}, {})
+    only_main = verdicts.verdicts({"configs": {"main": diag_entry()}}, {"main": ret["main"]}, {})
     assert only_main == []
 
 
@@ -184,7 +187,7 @@ def write_curves(root, names, epochs=3):
         path = root / "reports/train" / f"{name}.csv"
         path.parent.mkdir(parents=True, exist_ok=True)
         with open(path, "w", newline="") as f:
-            w = csv.DictWriter(f, fieldnames=training.HISTORY_COLUMNS)
+            w = csv.DictWriter(f, fieldnames=HISTORY_COLUMNS)
             w.writeheader()
             for e in range(1, epochs + 1):
                 w.writerow(dict(epoch=e, train_loss=1.0, val_loss=1.0, val_median_rank=5.0 - e,

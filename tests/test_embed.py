@@ -13,8 +13,10 @@ import pytest
 import torch
 import yaml
 
-from stages import embed, feature_store, segment_store
-from stages.config import load_params
+from mvclr.data import segment_store
+from mvclr.features import embedding, windows
+from mvclr.features import store as feature_store
+from mvclr.config import load_params
 
 ROOT = Path(__file__).resolve().parents[1]
 ROWS = 6
@@ -57,7 +59,7 @@ def workdir(tmp_path_factory, params):
 
 @pytest.fixture(scope="module")
 def video_backbone(one_thread):
-    from stages.r2plus1d_backbone import R2Plus1DBackbone
+    from mvclr.features.r2plus1d import R2Plus1DBackbone
     return R2Plus1DBackbone("none", seed=0, device="cpu")
 
 
@@ -65,25 +67,26 @@ def video_backbone(one_thread):
 def video_reference(workdir, params, video_backbone):
     """The backbone on every segment's window frames, without the stage."""
     with h5py.File(workdir / "data" / "segments.h5") as f:
-        index = segment_store.window_frames(dict(f.attrs), 3.0, 2)
+        index = windows.window_frames(dict(f.attrs), 3.0, 2)
         return video_backbone(f["frames"][:][:, index])
 
 
 def test_readers_take_the_centred_window(workdir, params):
     with h5py.File(workdir / "data" / "segments.h5") as f:
-        audio = embed.window_reader(f, "audio", params)(slice(1, 3))
+        audio = windows.window_reader(f, "audio", params)(slice(1, 3))
         np.testing.assert_array_equal(audio, f["audio"][1:3, 16000:64000])   # 1 s .. 4 s
-        video = embed.window_reader(f, "video", {**params, "features": {
+        video = windows.window_reader(f, "video", {**params, "features": {
             **params["features"], "video": {**params["features"]["video"], "frames": 8}}})
         # 10 stored frames at 0.25, 0.75, ... s; 6 inside [1, 4) s; 8 wanted: some repeat
-        index = segment_store.window_frames(dict(f.attrs), 3.0, 8)
+        index = windows.window_frames(dict(f.attrs), 3.0, 8)
         assert len(set(index.tolist())) < 8
         np.testing.assert_array_equal(video(slice(0, 2)), f["frames"][0:2][:, index])
 
 
 KILL_MID_BLOCK = """
 import os, signal
-from stages import embed, feature_store
+from mvclr.features import store as feature_store
+from stages import embed_video
 
 original = feature_store.FeatureStore.write
 def write(self, b, values):
@@ -92,7 +95,7 @@ def write(self, b, values):
         os.kill(os.getpid(), signal.SIGKILL)
     original(self, b, values)
 feature_store.FeatureStore.write = write
-embed.main(["video"])
+embed_video.main([])
 """
 
 
@@ -112,8 +115,8 @@ def test_a_run_killed_mid_block_resumes_with_only_the_missing_blocks(
     forward = video_backbone.forward
     video_backbone.forward = lambda clips: seen.append(len(clips)) or forward(clips)
     try:
-        summary = embed.embed("video", params, workdir / "data" / "segments.h5", out,
-                              backbone=video_backbone, progress=False)
+        summary = embedding.embed("video", video_backbone, params, workdir / "data" / "segments.h5",
+                                  out, progress=False)
     finally:
         video_backbone.forward = forward
     assert summary["blocks"] == [1, 2] and summary["segments"] == 4 and sum(seen) == 4
@@ -123,15 +126,15 @@ def test_a_run_killed_mid_block_resumes_with_only_the_missing_blocks(
     assert attrs["window"]["start"] == 1.0 and attrs["window"]["stop"] == 4.0
     assert attrs["segments"]["rows"] == ROWS and attrs["device"] == "cpu"
     # nothing left to do: a re-run computes nothing
-    again = embed.embed("video", params, workdir / "data" / "segments.h5", out,
-                        backbone=video_backbone, progress=False)
+    again = embedding.embed("video", video_backbone, params, workdir / "data" / "segments.h5",
+                            out, progress=False)
     assert again["segments"] == 0
 
 
 def test_shard_workers_fill_disjoint_blocks(tmp_path, workdir, params, monkeypatch,
                                             video_reference, one_thread):
     # `auto` offline: falls back to the same seeded random init, recorded in the attributes
-    from stages import r2plus1d_backbone
+    from mvclr.features import r2plus1d as r2plus1d_backbone
     monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
     monkeypatch.setattr(torch.hub, "download_url_to_file",
                         lambda *a, **k: (_ for _ in ()).throw(urllib.error.URLError("offline")))
@@ -140,12 +143,12 @@ def test_shard_workers_fill_disjoint_blocks(tmp_path, workdir, params, monkeypat
     with pytest.warns(UserWarning, match="random weights"):
         backbone = r2plus1d_backbone.R2Plus1DBackbone("auto", seed=0, device="cpu")
     segments, out = workdir / "data" / "segments.h5", tmp_path / "video.zarr"
-    first = embed.embed("video", auto, segments, out, shard="2/2", backbone=backbone,
+    first = embedding.embed("video", backbone, auto, segments, out, shard="2/2",
                         progress=False)
     assert first["blocks"] == [1]
     with pytest.raises(RuntimeError, match="incomplete"):
         feature_store.load(out)
-    second = embed.embed("video", auto, segments, out, shard="1/2", backbone=backbone,
+    second = embedding.embed("video", backbone, auto, segments, out, shard="1/2",
                          progress=False)
     assert second["blocks"] == [0, 2]
     np.testing.assert_allclose(feature_store.load(out), video_reference, rtol=1e-4, atol=1e-5)
@@ -157,25 +160,25 @@ def test_shard_workers_fill_disjoint_blocks(tmp_path, workdir, params, monkeypat
     longer = tmp_path / "longer.h5"
     make_segments(longer, videos=4)
     with pytest.raises(ValueError, match="has 6 rows but the segment store has 8 segments"):
-        embed.embed("video", auto, longer, out, shard="1/2", backbone=backbone, progress=False)
+        embedding.embed("video", backbone, auto, longer, out, shard="1/2", progress=False)
     with pytest.raises(ValueError, match="has 6 rows"):
         feature_store.load(out, rows=8)
     other = tmp_path / "other.h5"
     make_segments(other, seed=1)                       # same length, other segments
     with pytest.raises(ValueError, match="other settings or from other segments"):
-        embed.embed("video", auto, other, out, shard="1/2", backbone=backbone, progress=False)
-    fresh = embed.embed("video", auto, other, out, backbone=backbone, progress=False)
+        embedding.embed("video", backbone, auto, other, out, shard="1/2", progress=False)
+    fresh = embedding.embed("video", backbone, auto, other, out, progress=False)
     assert fresh["blocks"] == [0, 1, 2]
     assert feature_store.attrs(out)["segments"]["path"] == str(other)
 
 
 def test_audio_stage_stores_musicnn_of_the_window(tmp_path, workdir, params):
-    from stages.musicnn_backbone import MusicnnBackbone
+    from mvclr.features.musicnn import MusicnnBackbone
     backbone = MusicnnBackbone("MTT_musicnn", ["max_pool", "mean_pool"])
     try:
         out = tmp_path / "audio.zarr"
-        summary = embed.embed("audio", params, workdir / "data" / "segments.h5", out,
-                              backbone=backbone, progress=False)
+        summary = embedding.embed("audio", backbone, params, workdir / "data" / "segments.h5",
+                                  out, progress=False)
         assert summary["segments"] == ROWS
         with h5py.File(workdir / "data" / "segments.h5") as f:
             expected = backbone(f["audio"][:, 16000:64000])

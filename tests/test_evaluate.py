@@ -5,9 +5,12 @@ import pytest
 import yaml
 from fixtures_eval import make_workspace, params, write_models
 
-from stages import evaluate, heads, retrieval, tables
-from stages.feature_store import load
-from stages.segment_store import read_meta
+from mvclr.contrastive import heads
+from mvclr.evaluation import retrieval
+from mvclr.reporting import tables
+from stages import evaluate
+from mvclr.features.store import load
+from mvclr.data.segment_store import read_meta
 
 BASELINES = ("musicnn", "r2plus1d", "musicnn+r2plus1d")
 

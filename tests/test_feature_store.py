@@ -1,7 +1,8 @@
 import numpy as np
 import pytest
 
-from stages import feature_store as fs
+from mvclr.features import store as fs
+from mvclr.features.filling import fill
 
 
 def spec_attrs(fingerprint="a", **extra):
@@ -25,7 +26,7 @@ def fill_all(store, blocks=None, batch_size=3, log=None):
         if log is not None:
             log.append((rows.start, rows.stop))
         return rows
-    return fs.fill(store, store.missing() if blocks is None else blocks, read,
+    return fill(store, store.missing() if blocks is None else blocks, read,
                    lambda rows: rows, lambda rows: values(rows, store.dim), batch_size)
 
 
@@ -96,7 +97,7 @@ def test_interrupted_fill_resumes_with_only_missing_blocks(tmp_path):
         return values(rows)
 
     with pytest.raises(KeyboardInterrupt):
-        fs.fill(store, store.missing(), lambda r: r, lambda r: r, failing_forward, batch_size=2)
+        fill(store, store.missing(), lambda r: r, lambda r: r, failing_forward, batch_size=2)
     reopened = open_store(tmp_path / "f.zarr", rows=10, block_rows=4)
     assert reopened.completed().tolist() == [True, False, False]
     log = []
@@ -114,7 +115,7 @@ def test_reader_errors_reach_the_caller_and_leave_done_blocks(tmp_path):
         return rows
 
     with pytest.raises(OSError, match="unreadable segment"):
-        fs.fill(store, store.missing(), read, lambda r: r, values, batch_size=4)
+        fill(store, store.missing(), read, lambda r: r, values, batch_size=4)
     assert store.completed().tolist() == [True, False, False]
 
 

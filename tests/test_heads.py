@@ -3,7 +3,7 @@ import pytest
 import torch
 from torch import nn
 
-from stages import heads
+from mvclr.contrastive import heads
 
 BASE = dict(head_layers=2, hidden_dim=16, embed_dim=8, head_activation="sigmoid", batchnorm=True,
             dropout=0.3, single_head=False, tau=1.0, learn_tau=False)

@@ -5,7 +5,9 @@ import pytest
 import yaml
 from make_media import write_dataset
 
-from stages import ingest, prepare
+from mvclr.data import index, ingest
+from mvclr.data.split import split_videos
+from stages import prepare
 
 SEG = 2.0
 GOOD = [
@@ -37,9 +39,9 @@ def test_every_row_gets_a_status_and_reason(dataset):
     for name, seconds, _ in GOOD:
         row = by_id[name.split(".")[0]]
         assert row["duration"] == pytest.approx(seconds, abs=0.05)
-        assert row["split"] in ingest.SPLITS and row["tags"]
+        assert row["split"] in index.SPLITS and row["tags"]
     assert all(r["split"] == "" for r in rows if r["status"] == "skipped")
-    report = ingest.summary(rows)
+    report = index.summary(rows)
     assert report["status"] == {"ok": len(GOOD), "skipped": 9}
     assert report["reasons"]["duplicate id"] == 1 and report["reasons"]["malformed row"] == 1
     assert {s["video_id"] for s in report["skipped"]} >= {v for v, r in expected.items() if r}
@@ -48,12 +50,12 @@ def test_every_row_gets_a_status_and_reason(dataset):
 def test_index_round_trip(dataset, tmp_path):
     folder, _ = dataset
     rows = ingest.build_index(folder, SEG, [0.8, 0.1, 0.1], seed=0)
-    ingest.write_index(rows, tmp_path / "index.csv")
-    back = ingest.read_index(tmp_path / "index.csv")
+    index.write_index(rows, tmp_path / "index.csv")
+    back = index.read_index(tmp_path / "index.csv")
     assert [r["video_id"] for r in back] == [r["video_id"] for r in rows]
     assert back[0]["tags"] == ["tag0", "both"] and isinstance(back[0]["duration"], float)
     assert all(isinstance(r["tags"], list) for r in back)
-    assert list(back[0]) == list(ingest.INDEX_COLUMNS)
+    assert list(back[0]) == list(index.INDEX_COLUMNS)
 
 
 def test_metadata_without_required_columns(tmp_path):
@@ -72,23 +74,23 @@ def rows_for(genres: dict[str, int]) -> list[dict]:
 def test_split_is_by_video_sized_stratified_and_seeded():
     rows = rows_for({"rock": 20, "jazz": 10, "pop": 30}) + [
         {"video_id": "bad", "genre": "rock", "status": "skipped"}]
-    split = ingest.split_videos(rows, [0.8, 0.1, 0.1], seed=0)
+    split = split_videos(rows, [0.8, 0.1, 0.1], seed=0)
     assert "bad" not in split and len(split) == 60
     assert Counter(split.values()) == {"train": 48, "val": 6, "test": 6}
     for genre, n in {"rock": 20, "jazz": 10, "pop": 30}.items():
         per = Counter(s for v, s in split.items() if v.startswith(genre))
         assert per == {"train": 0.8 * n, "val": 0.1 * n, "test": 0.1 * n}
-    assert split == ingest.split_videos(rows, [0.8, 0.1, 0.1], seed=0)
-    assert split != ingest.split_videos(rows, [0.8, 0.1, 0.1], seed=1)
+    assert split == split_videos(rows, [0.8, 0.1, 0.1], seed=0)
+    assert split != split_videos(rows, [0.8, 0.1, 0.1], seed=1)
 
 
 def test_split_with_classes_too_small_to_stratify():
     rows = rows_for({"a": 1, "b": 2, "c": 3, "": 7})       # 13 videos, empty genre included
-    split = ingest.split_videos(rows, [0.8, 0.1, 0.1], seed=5)
+    split = split_videos(rows, [0.8, 0.1, 0.1], seed=5)
     assert len(split) == 13
     assert Counter(split.values()) == {"train": 11, "val": 1, "test": 1}
     with pytest.raises(ValueError):
-        ingest.split_videos(rows, [0.8, 0.1], seed=0)
+        split_videos(rows, [0.8, 0.1], seed=0)
 
 
 def run_prepare(monkeypatch, root, source, min_videos):
@@ -104,7 +106,7 @@ def test_prepare_stage_writes_index_and_report(dataset, monkeypatch):
     folder, expected = dataset
     root = folder.parent.parent
     run_prepare(monkeypatch, root, "data/src", min_videos=len(GOOD))
-    rows = ingest.read_index(root / "data/index.csv")
+    rows = index.read_index(root / "data/index.csv")
     assert Counter(r["status"] for r in rows) == {"ok": len(GOOD), "skipped": 9}
     report = json.loads((root / "reports/ingest.json").read_text())
     assert report["status"]["ok"] == len(GOOD)

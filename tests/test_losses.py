@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from stages import losses
+from mvclr.contrastive import losses
 
 
 def cos(x, y):

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from make_media import MAX_LAG, audio_lag, frame_pattern, read_pattern, shown_frames, write_media
 
-from stages import media
+from mvclr.data import media, reader
 
 SECONDS = 8.0
 # name -> write_media keywords: containers, codecs, sample rates, channels, frame rates
@@ -37,7 +37,7 @@ def test_probe(files, name):
 @pytest.mark.parametrize("name", FORMATS)
 @pytest.mark.parametrize("rate", [16000, 11025])
 def test_audio_is_resampled_mono_and_aligned(files, name, rate):
-    with media.MediaReader(files[name]) as r:
+    with reader.MediaReader(files[name]) as r:
         for start in (0.0, 5.55, 1.3):          # seeks forwards and backwards
             x = r.audio(start, 2.0, rate)
             assert x.dtype == np.float32 and x.shape == (int(round(2.0 * rate)),)
@@ -49,7 +49,7 @@ def test_audio_is_resampled_mono_and_aligned(files, name, rate):
 
 def test_audio_resampling_keeps_frequency(files):
     # a window of the chirp decoded at 16 kHz, its instantaneous frequency from zero crossings
-    x = media.read_audio(files["h264_aac.mp4"], 4.0, 1.0, 16000)
+    x = reader.read_audio(files["h264_aac.mp4"], 4.0, 1.0, 16000)
     crossings = np.flatnonzero(np.diff(np.signbit(x)))
     freq = (len(crossings) - 1) / 2 / ((crossings[-1] - crossings[0]) / 16000)
     from make_media import CHIRP_F0, CHIRP_RATE
@@ -60,7 +60,7 @@ def test_audio_resampling_keeps_frequency(files):
 def test_frame_k_shows_time_start_plus_k_half_over_f(files, name):
     fps = FORMATS[name]["fps"]
     seconds, count = 2.0, 10
-    with media.MediaReader(files[name]) as r:
+    with reader.MediaReader(files[name]) as r:
         for start in (3.013, 0.0, 5.97):
             times = start + (np.arange(count) + 0.5) * seconds / count
             got = r.frames(times, 48, 64)
@@ -71,11 +71,11 @@ def test_frame_k_shows_time_start_plus_k_half_over_f(files, name):
 
 def test_read_segments(files):
     offsets = (np.arange(5) + 0.5) * 0.4
-    audio, frames = media.read_segments(files["h264_aac.mp4"], [0.5, 4.25], 2.0, 16000,
+    audio, frames = reader.read_segments(files["h264_aac.mp4"], [0.5, 4.25], 2.0, 16000,
                                         offsets, 32, 43)
     assert audio.shape == (2, 32000) and frames.shape == (2, 5, 32, 43, 3)
     for i, start in enumerate([0.5, 4.25]):
-        assert np.array_equal(audio[i], media.read_audio(files["h264_aac.mp4"], start, 2.0, 16000))
+        assert np.array_equal(audio[i], reader.read_audio(files["h264_aac.mp4"], start, 2.0, 16000))
         assert [read_pattern(f) for f in frames[i]] == list(shown_frames(start + offsets, 24, ".mp4"))
 
 
@@ -95,7 +95,7 @@ def test_frames_cover_the_output_keeping_aspect_ratio(tmp_path, size):
             frame.pts, frame.time_base = i, Fraction(1, 10)
             out.mux(vs.encode(frame))
         out.mux(vs.encode(None))
-    frame = media.read_frames(path, [0.5], 64, 85)[0]
+    frame = reader.read_frames(path, [0.5], 64, 85)[0]
     got = frame[..., 0] > 127
     assert frame[got][:, 1:].max() < 60          # RGB order: red stays red
     rows, cols = np.flatnonzero(got.any(axis=1)), np.flatnonzero(got.any(axis=0))
@@ -106,7 +106,7 @@ def test_frames_cover_the_output_keeping_aspect_ratio(tmp_path, size):
 
 
 def test_window_past_the_end_is_truncated(files):
-    with media.MediaReader(files["h264_aac.mp4"]) as r:
+    with reader.MediaReader(files["h264_aac.mp4"]) as r:
         with pytest.raises(media.MediaError) as e:
             r.audio(SECONDS - 1.0, 2.0, 16000)
         assert e.value.reason == media.TRUNCATED
@@ -142,7 +142,7 @@ def test_corrupt_packets_are_skipped_and_audio_stays_aligned(tmp_path):
     middle = len(data) // 2
     data[middle: middle + 3000] = np.random.default_rng(0).bytes(3000)
     path.write_bytes(bytes(data))
-    x = media.read_audio(path, 1.0, 4.0, 16000)    # the damage lies inside this window
+    x = reader.read_audio(path, 1.0, 4.0, 16000)    # the damage lies inside this window
     lag, gain = audio_lag(x, 1.0, 16000)
     assert lag == 0 and 0.5 < gain < 0.99           # the lost packets are silence ...
     lag, gain = audio_lag(x[-16000:], 4.0, 16000)   # ... and what follows stays in place

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-mb = pytest.importorskip("stages.musicnn_backbone")
+mb = pytest.importorskip("mvclr.features.musicnn")
 
 SR = 16000
 

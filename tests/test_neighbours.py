@@ -4,7 +4,7 @@ import math
 import numpy as np
 import pytest
 
-from stages import neighbours
+from mvclr.evaluation import neighbours, similarity
 
 
 def brute_nearest(x, seed, k, groups):
@@ -50,10 +50,10 @@ def items():
 @pytest.mark.parametrize("grouped", [False, True])
 def test_nearest_matches_brute_force(items, grouped, monkeypatch):
     x, groups, _, _ = items
-    monkeypatch.setattr(neighbours, "BLOCK_ELEMENTS", 100)    # several seed blocks
+    monkeypatch.setattr(similarity, "BLOCK_ELEMENTS", 100)    # several seed blocks
     g = groups if grouped else np.arange(len(x))
     seeds = [0, 5, 17, 39, 22]
-    index, sim = neighbours.nearest(x, seeds, 4, g if grouped else None)
+    index, sim = similarity.top_k(x, seeds, 4, g if grouped else None)
     for row, s in enumerate(seeds):
         want, want_sim = brute_nearest(x, s, 4, g)
         assert index[row].tolist() == want
@@ -64,11 +64,11 @@ def test_nearest_matches_brute_force(items, grouped, monkeypatch):
 
 def test_ties_break_by_lower_index_and_short_candidate_lists_are_padded():
     x = np.eye(3)[[0, 1, 0, 2, 0, 1]]         # exact ties: dot products are 0 or 1
-    index, sim = neighbours.nearest(x, [0, 1], 3)
+    index, sim = similarity.top_k(x, [0, 1], 3)
     assert index.tolist() == [[2, 4, 1], [5, 0, 2]]
     np.testing.assert_allclose(sim, [[1, 1, 0], [1, 0, 0]])
     # grouped: seed 0's video holds rows 0-4, one candidate remains
-    index, sim = neighbours.nearest(x, [0, 5], 3, groups=["v", "v", "v", "v", "v", "w"])
+    index, sim = similarity.top_k(x, [0, 5], 3, groups=["v", "v", "v", "v", "v", "w"])
     assert index.tolist() == [[5, -1, -1], [1, 0, 2]]
     assert np.isnan(sim[0, 1:]).all() and sim[0, 0] == 0.0
 
@@ -78,7 +78,7 @@ def test_agreement_and_chance_match_brute_force(items, grouped):
     x, groups, genres, tags = items
     g = groups if grouped else np.arange(len(x))
     seeds = np.arange(len(x))
-    index, _ = neighbours.nearest(x, seeds, 3, g if grouped else None)
+    index, _ = similarity.top_k(x, seeds, 3, g if grouped else None)
     got = neighbours.agreement(seeds, index, genres, tags, g if grouped else None)
     share, share_chance, jac, jac_chance = brute_agreement(seeds, index, genres, tags, g)
     assert got["genre_seeds"] == len(share) and got["tag_seeds"] == len(jac)
@@ -107,7 +107,7 @@ def test_perfect_neighbours_score_above_chance():
     x = np.array([[1.0, 0.1 * i] if g == "rock" else [0.1 * i, 1.0] for i, g in enumerate(genres)])
     tags = [["loud"] if g == "rock" else ["soft"] for g in genres]
     seeds = np.arange(10)
-    index, _ = neighbours.nearest(x, seeds, 2)
+    index, _ = similarity.top_k(x, seeds, 2)
     got = neighbours.agreement(seeds, index, genres, tags)
     assert got["genre_share"] == 1.0 and got["tag_jaccard"] == 1.0
     assert got["genre_chance"] == pytest.approx(4 / 9)

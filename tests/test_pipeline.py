@@ -16,7 +16,8 @@ import pytest
 import yaml
 
 from make_media import write_bad_cases
-from stages import feature_store, synth
+from mvclr.data.demo.encode import generate
+from mvclr.features import store as feature_store
 
 REPO = Path(__file__).resolve().parents[1]
 VIDEOS = 30
@@ -58,7 +59,7 @@ def workspace(tmp_path_factory) -> Path:
             (repo / name).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(src, repo / name)
 
-    synth.generate(raw, videos=VIDEOS, seed=3, min_seconds=16, max_seconds=19, width=96,
+    generate(raw, videos=VIDEOS, seed=3, min_seconds=16, max_seconds=19, width=96,
                    height=64, fps=12, sample_rate=22050, genres=["rock", "jazz", "electronic"],
                    progress=False)
     with open(raw / "metadata.csv") as f:

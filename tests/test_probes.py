@@ -4,7 +4,8 @@ import pytest
 import torch
 from sklearn.metrics import f1_score, roc_auc_score
 
-from stages import probes
+from mvclr.evaluation import pooling, probes
+from mvclr.evaluation.videos import Videos, video_table
 
 CFG = {"aggregate": "mean", "top_tags": 3, "hidden": [32, 16], "lr": 0.01, "weight_decay": 1e-4,
        "max_epochs": 100, "patience": 10, "batch_size": 16}
@@ -18,7 +19,7 @@ def synthetic_videos(n=60, seed=0, genre_of=None):
     split = np.array(["train"] * int(0.6 * n) + ["val"] * int(0.2 * n)
                      + ["test"] * (n - int(0.6 * n) - int(0.2 * n)))
     tag_sets = [["sax", "mellow"], ["catchy"], ["guitar", "loud"]]
-    videos = probes.Videos(ids=np.array([f"v{i:03d}" for i in range(n)]), split=split,
+    videos = Videos(ids=np.array([f"v{i:03d}" for i in range(n)]), split=split,
                            genre=[GENRES[g] for g in genre_idx],
                            tags=[list(tag_sets[g]) for g in genre_idx])
     x = np.eye(3, 8)[genre_idx] * 2 + rng.normal(size=(n, 8))
@@ -28,10 +29,10 @@ def synthetic_videos(n=60, seed=0, genre_of=None):
 def test_aggregate_mean_per_video_in_given_order():
     seg_ids = np.array(["b", "a", "b", "c", "a", "b"])
     x = np.arange(12, dtype=np.float32).reshape(6, 2)
-    out = probes.aggregate(x, seg_ids, np.array(["c", "a", "b"]), "mean")
+    out = pooling.aggregate(x, seg_ids, np.array(["c", "a", "b"]), "mean")
     np.testing.assert_allclose(out, [x[3], x[[1, 4]].mean(0), x[[0, 2, 5]].mean(0)])
     with pytest.raises(ValueError, match="unknown probe.aggregate"):
-        probes.aggregate(x, seg_ids, np.array(["a"]), "median-of-nothing")
+        pooling.aggregate(x, seg_ids, np.array(["a"]), "median-of-nothing")
 
 
 def test_video_table_order_labels_and_bad_index():
@@ -40,13 +41,13 @@ def test_video_table_order_labels_and_bad_index():
     rows = [{"video_id": "a", "split": "train", "genre": "pop", "tags": ["x"]},
             {"video_id": "b", "split": "test", "genre": "", "tags": []},
             {"video_id": "a", "split": "", "genre": "jazz", "tags": [], "status": "skipped"}]
-    v = probes.video_table(seg_ids, seg_split, rows)
+    v = video_table(seg_ids, seg_split, rows)
     assert list(v.ids) == ["b", "a"] and list(v.split) == ["test", "train"]
     assert v.genre == ["", "pop"] and v.tags == [[], ["x"]]
     with pytest.raises(ValueError, match="index.csv.*no row"):
-        probes.video_table(seg_ids, seg_split, rows[:1] + rows[2:])
+        video_table(seg_ids, seg_split, rows[:1] + rows[2:])
     with pytest.raises(ValueError, match="split differs"):
-        probes.video_table(seg_ids, np.array(["val", "val", "train", "train"]), rows)
+        video_table(seg_ids, np.array(["val", "val", "train", "train"]), rows)
 
 
 def test_standardise_uses_training_rows_only():
@@ -64,7 +65,7 @@ def test_standardise_uses_training_rows_only():
 
 
 def test_tags_are_the_most_frequent_of_the_training_split():
-    videos = probes.Videos(
+    videos = Videos(
         ids=np.array(list("abcdef")), split=np.array(["train"] * 4 + ["test"] * 2),
         genre=[""] * 6,
         tags=[["rock", "pop"], ["rock", "jazz"], ["pop", "indie"], [], ["metal"], ["metal", "rock"]])
@@ -76,7 +77,7 @@ def test_tags_are_the_most_frequent_of_the_training_split():
 
 
 def test_genre_classes_come_from_training_and_unseen_genres_stay():
-    videos = probes.Videos(ids=np.array(list("abcd")), split=np.array(["train", "train", "test", "test"]),
+    videos = Videos(ids=np.array(list("abcd")), split=np.array(["train", "train", "test", "test"]),
                            genre=["rock", "pop", "jazz", ""], tags=[[]] * 4)
     task = probes.genre_task(videos)
     assert task.classes == ["pop", "rock"]
@@ -127,7 +128,7 @@ def test_probe_never_crashes_on_missing_classes_or_labels():
     out = probes.probe_representation(x, videos, CFG, seed=0, name="rep")
     assert out["genre"]["auc"] is None and out["genre"]["excluded"] == ["jazz", "pop"]
     assert out["genre"]["n_train"] == 35
-    no_tags = probes.Videos(videos.ids, videos.split, videos.genre, [[] for _ in videos.ids])
+    no_tags = Videos(videos.ids, videos.split, videos.genre, [[] for _ in videos.ids])
     out = probes.probe_representation(x, no_tags, CFG, seed=0, name="rep")
     assert out["tags"]["auc"] is None and out["tags"]["n_classes"] == 0
 
@@ -143,9 +144,9 @@ def test_no_validation_videos_falls_back_to_training_loss():
 def test_combine_modalities_and_representations():
     za = np.array([[3.0, 4.0]])
     zv = np.array([[0.0, 2.0]])
-    np.testing.assert_allclose(probes.combine_modalities(za, zv), [[0.3, 0.9]])
-    np.testing.assert_allclose(probes.combine_modalities(za, np.array([[2.0, 0, 0]])),
+    np.testing.assert_allclose(pooling.combine_modalities(za, zv), [[0.3, 0.9]])
+    np.testing.assert_allclose(pooling.combine_modalities(za, np.array([[2.0, 0, 0]])),
                                [[0.6, 0.8, 1, 0, 0]])
-    reps = probes.representations(np.ones((2, 3)), np.zeros((2, 2)), za.repeat(2, 0), zv.repeat(2, 0))
-    assert list(reps) == list(probes.REPRESENTATIONS)
+    reps = pooling.representations(np.ones((2, 3)), np.zeros((2, 2)), za.repeat(2, 0), zv.repeat(2, 0))
+    assert list(reps) == list(pooling.REPRESENTATIONS)
     assert reps["musicnn+r2plus1d"].shape == (2, 5)

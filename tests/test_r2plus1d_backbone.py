@@ -7,7 +7,7 @@ import pytest
 import torch
 from torchvision.models.video import r2plus1d_18
 
-from stages import r2plus1d_backbone as rb
+from mvclr.features import r2plus1d as rb
 
 T = 2          # frames per clip, few to keep the CPU time short
 

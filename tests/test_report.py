@@ -13,7 +13,9 @@ import pytest
 from fixtures_neighbours import synthetic_workspace
 from PIL import Image
 
-from stages import report, report_page
+from mvclr.reporting import page as report_page
+from mvclr.reporting import previews
+from stages import neighbours as report
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 REPRESENTATIONS = ["cl_agg", "cl_video", "musicnn", "r2plus1d"]
@@ -128,15 +130,15 @@ def test_same_params_give_the_same_page(stage_run, tmp_path, monkeypatch):
 def test_media_encoders():
     frames = np.zeros((3, 24, 32, 3), np.uint8)
     frames[1, ..., 0] = 255
-    strip = Image.open(io.BytesIO(report_page.jpeg_strip(frames, height=36)))
+    strip = Image.open(io.BytesIO(previews.jpeg_strip(frames, height=36)))
     assert strip.size == (3 * 48, 36) and strip.format == "JPEG"
     assert np.asarray(strip)[:, 48:96, 0].mean() > 200 and np.asarray(strip)[:, :48, 0].mean() < 50
-    grid = np.asarray(Image.open(io.BytesIO(report_page.jpeg_strip(frames, height=36, columns=2))))
+    grid = np.asarray(Image.open(io.BytesIO(previews.jpeg_strip(frames, height=36, columns=2))))
     assert grid.shape == (72, 96, 3)                  # frames 0, 1 / 2 and a black tile
     assert grid[:36, 48:, 0].mean() > 200 and grid[36:, :, 0].mean() < 50
     for rate in (16000, 22050):                      # 22050 Hz is not an Opus rate: resampled
         tone = 0.3 * np.sin(2 * np.pi * 440 * np.arange(rate * 2) / rate)
-        with av.open(io.BytesIO(report_page.opus_ogg(tone, rate))) as c:
+        with av.open(io.BytesIO(previews.opus_ogg(tone, rate))) as c:
             assert c.streams.audio[0].codec_context.name == "opus"
             decoded = np.concatenate([f.to_ndarray().ravel() for f in c.decode(audio=0)])
             rate_out = c.streams.audio[0].rate

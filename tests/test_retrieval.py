@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from stages import retrieval
+from mvclr.evaluation import retrieval, similarity
 
 
 def reference_ranks(q, c):
@@ -46,7 +46,7 @@ def tied_embeddings(n, seed):
 
 
 def test_ranks_match_reference_with_ties(monkeypatch):
-    monkeypatch.setattr(retrieval, "BLOCK_ELEMENTS", 50)     # several query blocks
+    monkeypatch.setattr(similarity, "BLOCK_ELEMENTS", 50)     # several query blocks
     za, zv = tied_embeddings(37, seed=1)
     np.testing.assert_array_equal(retrieval.partner_ranks(za, zv), reference_ranks(za, zv))
     np.testing.assert_array_equal(retrieval.partner_ranks(zv, za), reference_ranks(zv, za))
@@ -112,7 +112,7 @@ def test_random_embeddings_sit_near_chance():
 
 
 def test_authors_code_is_at_chance_even_for_perfect_embeddings(monkeypatch):
-    monkeypatch.setattr(retrieval, "BLOCK_ELEMENTS", 1000)    # several row blocks
+    monkeypatch.setattr(similarity, "BLOCK_ELEMENTS", 1000)    # several row blocks
     rng = np.random.default_rng(5)
     z = rng.normal(size=(300, 16))
     m = retrieval.evaluate(z, z, pool=100)

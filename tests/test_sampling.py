@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from stages.sampling import segment_count, segment_starts, video_rng
+from mvclr.data.sampling import segment_count, segment_starts, video_rng
 
 EPS = 1e-9
 

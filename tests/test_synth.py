@@ -1,4 +1,4 @@
-"""The demo data set generator (stages/synth.py) and its stage (stages/demo.py)."""
+"""The demo data set generator (mvclr.data.demo) and its stage (stages/demo.py)."""
 import csv
 import filecmp
 from dataclasses import replace
@@ -12,7 +12,11 @@ from sklearn.model_selection import LeaveOneOut, cross_val_score
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-from stages import demo, synth
+from mvclr.data.demo.plan import AUDIO_TAGS, TAGS, VIDEO_TAGS, plan_videos
+from mvclr.data.demo.audio import render_audio
+from mvclr.data.demo.encode import generate
+from mvclr.data.demo.video import render_frames
+from stages import demo
 
 GENRES = ["rock", "pop", "electronic", "jazz", "hiphop", "classical"]
 TINY = dict(videos=8, seed=3, min_seconds=10, max_seconds=14, width=96, height=64, fps=12,
@@ -21,7 +25,7 @@ TINY = dict(videos=8, seed=3, min_seconds=10, max_seconds=14, width=96, height=6
 
 def plans(**kw):
     args = {**TINY, **kw}
-    return synth.plan_videos(args["videos"], seed=args["seed"], genres=args["genres"],
+    return plan_videos(args["videos"], seed=args["seed"], genres=args["genres"],
                              min_seconds=args["min_seconds"], max_seconds=args["max_seconds"], fps=args["fps"])
 
 
@@ -39,7 +43,7 @@ def decode(path):
 @pytest.fixture(scope="module")
 def tiny(tmp_path_factory):
     root = tmp_path_factory.mktemp("demo")
-    return root, synth.generate(root, **TINY, progress=False)
+    return root, generate(root, **TINY, progress=False)
 
 
 def read_rows(meta):
@@ -58,7 +62,7 @@ def test_metadata_follows_the_input_contract(tiny):
         assert not row["path"].startswith("/") and (root / row["path"]).is_file()
         assert row["genre"] == plan.genre and row["genre"] in GENRES + [""]
         tags = row["tags"].split("|") if row["tags"] else []
-        assert tags == list(plan.tags) and set(tags) <= set(synth.TAGS)
+        assert tags == list(plan.tags) and set(tags) <= set(TAGS)
 
 
 def test_files_decode_with_the_planned_streams(tiny):
@@ -79,13 +83,13 @@ def test_files_decode_with_the_planned_streams(tiny):
 
 def test_same_params_same_files_and_videos_independent_of_count(tmp_path):
     kw = {**TINY, "videos": 2, "min_seconds": 3, "max_seconds": 4}
-    a = synth.generate(tmp_path / "a", **kw, progress=False)
-    b = synth.generate(tmp_path / "b", **kw, workers=2, progress=False)
+    a = generate(tmp_path / "a", **kw, progress=False)
+    b = generate(tmp_path / "b", **kw, workers=2, progress=False)
     assert a.read_bytes() == b.read_bytes()
     for row in read_rows(a):
         assert filecmp.cmp(a.parent / row["path"], b.parent / row["path"], shallow=False)
     assert plans(videos=5)[:3] == plans(videos=3)
-    c = synth.generate(tmp_path / "c", **{**kw, "seed": kw["seed"] + 1}, progress=False)
+    c = generate(tmp_path / "c", **{**kw, "seed": kw["seed"] + 1}, progress=False)
     row = read_rows(a)[0]
     assert not np.array_equal(decode(a.parent / row["path"])[1], decode(c.parent / row["path"])[1])
 
@@ -96,7 +100,7 @@ def test_same_params_same_files_and_videos_independent_of_count(tmp_path):
     ("mp4", 1, ("h264", "aac"), 16000),
 ])
 def test_other_containers_and_mono(tmp_path, container, channels, codecs, rate):
-    meta = synth.generate(tmp_path, **{**TINY, "videos": 1, "min_seconds": 3, "max_seconds": 3},
+    meta = generate(tmp_path, **{**TINY, "videos": 1, "min_seconds": 3, "max_seconds": 3},
                           container=container, audio_channels=channels, progress=False)
     (row,) = read_rows(meta)
     assert row["path"].endswith("." + container)
@@ -112,25 +116,25 @@ def test_other_containers_and_mono(tmp_path, container, channels, codecs, rate):
                                 dict(genres=[]), dict(min_seconds=5, max_seconds=4)])
 def test_bad_arguments_fail_clearly(tmp_path, kw):
     with pytest.raises(ValueError, match="demo"):
-        synth.generate(tmp_path, **{**TINY, **kw}, progress=False)
+        generate(tmp_path, **{**TINY, **kw}, progress=False)
 
 
 def test_tags_change_only_their_modality():
     plan = replace(plans(videos=1, min_seconds=4, max_seconds=4)[0], tags=())
 
     def audio(p):
-        return synth.render_audio(p, 8000, 2)
+        return render_audio(p, 8000, 2)
 
     def frames(p):
-        return np.concatenate(list(synth.render_frames(p, 64, 48)))
+        return np.concatenate(list(render_frames(p, 64, 48)))
 
     base_audio, base_frames = audio(plan), frames(plan)
-    for tag in synth.TAGS:
+    for tag in TAGS:
         tagged = replace(plan, tags=(tag,))
-        assert np.array_equal(audio(tagged), base_audio) == (tag not in synth.AUDIO_TAGS), tag
-        assert np.array_equal(frames(tagged), base_frames) == (tag not in synth.VIDEO_TAGS), tag
-    assert synth.AUDIO_TAGS - synth.VIDEO_TAGS and synth.VIDEO_TAGS - synth.AUDIO_TAGS
-    assert synth.AUDIO_TAGS & synth.VIDEO_TAGS
+        assert np.array_equal(audio(tagged), base_audio) == (tag not in AUDIO_TAGS), tag
+        assert np.array_equal(frames(tagged), base_frames) == (tag not in VIDEO_TAGS), tag
+    assert AUDIO_TAGS - VIDEO_TAGS and VIDEO_TAGS - AUDIO_TAGS
+    assert AUDIO_TAGS & VIDEO_TAGS
 
 
 def test_intensity_is_shared_by_sound_and_picture(tiny):
@@ -178,8 +182,8 @@ def video_stats(yuv, height):
 
 def test_genre_is_separable_from_simple_audio_stats_and_from_simple_video_stats():
     many = plans(videos=48, min_seconds=8, max_seconds=8)
-    a = np.array([audio_stats(synth.render_audio(p, 16000, 1)[0], 16000) for p in many])
-    v = np.array([video_stats(np.concatenate(list(synth.render_frames(p, 64, 48))), 48) for p in many])
+    a = np.array([audio_stats(render_audio(p, 16000, 1)[0], 16000) for p in many])
+    v = np.array([video_stats(np.concatenate(list(render_frames(p, 64, 48))), 48) for p in many])
     style = [p.style for p in many]
     clf = make_pipeline(StandardScaler(), LogisticRegression(max_iter=5000))
     chance = 1 / len(GENRES)

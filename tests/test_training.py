@@ -8,14 +8,17 @@ import torch
 import yaml
 from fixtures_train import synthetic_pairs, video_layout, write_features, write_workspace
 
-from stages import heads, retrieval, train, training
-from stages.batching import epoch_batches
-from stages.config import load_params, train_config
-from stages.losses import contrastive_loss
+from mvclr.contrastive import fitting as training
+from mvclr.contrastive import heads
+from mvclr.contrastive.autoencoder import initialise_from_autoencoders
+from mvclr.contrastive.configuration import FIT_KEYS
+from mvclr.evaluation import retrieval
+from stages import train
+from mvclr.contrastive.batching import epoch_batches
+from mvclr.config import load_params, train_config
+from mvclr.contrastive.losses import contrastive_loss
 
 REPO = Path(__file__).resolve().parents[1]
-FIT_KEYS = train.FIT_KEYS
-
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -109,7 +112,7 @@ def test_autoencoder_initialisation(splits):
     model = heads.build(cfg, 24, 16)
     model.set_standardisation(splits["train"].audio, splits["train"].video)
     before = model.audio_head[0].weight.detach().clone()
-    curves = training.initialise_from_autoencoders(model, splits["train"], epochs=8, lr=0.01,
+    curves = initialise_from_autoencoders(model, splits["train"], epochs=8, lr=0.01,
                                                    batch_size=64, seed=0,
                                                    device=torch.device("cpu"), progress=False)
     assert set(curves) == {"audio", "video"}
@@ -118,7 +121,7 @@ def test_autoencoder_initialisation(splits):
     assert not torch.equal(before, model.audio_head[0].weight)
 
     single = heads.build(config(single_head=True), 24, 16)
-    curves = training.initialise_from_autoencoders(single, splits["train"], epochs=1, lr=0.01,
+    curves = initialise_from_autoencoders(single, splits["train"], epochs=1, lr=0.01,
                                                    batch_size=64, seed=0,
                                                    device=torch.device("cpu"), progress=False)
     assert set(curves) == {"video"}

@@ -1,0 +1,214 @@
+"""MLP probes on video vectors (Table 2): genre classification and music tagging.
+
+Each representation's segment vectors are aggregated to one vector per video
+(mvclr.evaluation.pooling: `probe.aggregate` for Table 2, and every aggregation of
+`probe.compare_aggregates` for Table 3), standardised with the mean and standard deviation of
+the training split's videos only.
+Classifier: MLP with hidden layers `probe.hidden` (paper: 512, 256) and ReLU, Adam, trained on
+the training split in seeded mini-batches, early stopping on the validation loss (the best
+epoch's weights are kept; without validation videos the training loss is watched), evaluated
+on the test split. Each (representation, task) has its own seed derived from `seed` and the
+names only, so a probe's result does not depend on which other probes ran or on training.
+
+Tasks (videos without a label for the task are left out of it):
+- genre: single-label; the classes are the genres of the training videos; softmax output.
+  Macro one-vs-rest ROC-AUC of the class probabilities; macro F1 of the arg-max. A test video
+  whose genre no training video has stays in (it cannot be predicted right).
+- tags: the `probe.top_tags` most frequent tags of the training videos (ties by name),
+  multi-label with a sigmoid per tag; a video is labelled when it has any tag. Macro ROC-AUC;
+  macro F1 with a per-tag threshold chosen on validation: the score that maximises the tag's
+  F1 on the validation videos (0.5 when no validation video has the tag).
+A class is evaluated only when the test videos hold at least one positive and one negative;
+the others are listed under `excluded` and left out of both macro averages.
+"""
+from __future__ import annotations
+
+import zlib
+from collections import Counter
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from sklearn.metrics import f1_score, precision_recall_curve, roc_auc_score
+
+from mvclr.contrastive.early_stopping import EarlyStopping
+from mvclr.evaluation.pooling import aggregate
+from mvclr.evaluation.videos import Videos
+
+
+@dataclass
+class Task:
+    name: str
+    classes: list[str]
+    multilabel: bool
+    y: np.ndarray          # genre: int [n] (-1: genre unseen in training); tags: float [n, k]
+    labelled: np.ndarray   # bool [n]
+
+
+def standardise(x: np.ndarray, train: np.ndarray) -> np.ndarray:
+    """Scale every column by the mean and std of the training rows (std 0 -> 1)."""
+    if not np.any(train):
+        raise ValueError("no training videos to standardise the probe inputs with")
+    mean = x[train].mean(axis=0)
+    std = x[train].std(axis=0)
+    return ((x - mean) / np.where(std > 1e-8, std, 1.0)).astype(np.float32)
+
+
+def genre_task(videos: Videos) -> Task:
+    labelled = np.array([g != "" for g in videos.genre])
+    train = labelled & (videos.split == "train")
+    classes = sorted({g for g, t in zip(videos.genre, train) if t})
+    pos = {c: i for i, c in enumerate(classes)}
+    y = np.array([pos.get(g, -1) for g in videos.genre], dtype=np.int64)
+    return Task("genre", classes, False, y, labelled)
+
+
+def tags_task(videos: Videos, top: int) -> Task:
+    labelled = np.array([len(t) > 0 for t in videos.tags])
+    counts = Counter(t for tags, s, lab in zip(videos.tags, videos.split, labelled)
+                     if s == "train" and lab for t in set(tags))
+    classes = [t for t, _ in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[:top]]
+    y = np.array([[c in set(tags) for c in classes] for tags in videos.tags],
+                 dtype=np.float32).reshape(len(videos.tags), len(classes))
+    return Task("tags", classes, True, y, labelled)
+
+
+def derive_seed(seed: int, *names: str) -> int:
+    """A seed for one probe from the global seed and names, stable across runs and processes."""
+    return zlib.crc32("/".join([str(seed), *names]).encode())
+
+
+def mlp(d_in: int, hidden: list[int], d_out: int) -> torch.nn.Sequential:
+    layers, d = [], d_in
+    for h in hidden:
+        layers += [torch.nn.Linear(d, h), torch.nn.ReLU()]
+        d = h
+    return torch.nn.Sequential(*layers, torch.nn.Linear(d, d_out))
+
+
+def train_mlp(x_train: np.ndarray, y_train: np.ndarray, x_val: np.ndarray, y_val: np.ndarray, *,
+              multilabel: bool, n_out: int, hidden: list[int], lr: float, weight_decay: float,
+              max_epochs: int, patience: int, batch_size: int, seed: int
+              ) -> tuple[torch.nn.Module, int]:
+    """Train on (x_train, y_train), keep the weights of the epoch with the lowest validation
+    loss, stop after `patience` epochs without improvement. Returns (model, best epoch).
+    Runs on one CPU thread (batches this small lose more to thread sync than they gain) and
+    leaves the global torch RNG untouched."""
+    loss_fn = torch.nn.BCEWithLogitsLoss() if multilabel else torch.nn.CrossEntropyLoss()
+    target_dtype = torch.float32 if multilabel else torch.int64
+    xt, yt = torch.as_tensor(x_train), torch.as_tensor(y_train, dtype=target_dtype)
+    xv, yv = (torch.as_tensor(x_val), torch.as_tensor(y_val, dtype=target_dtype)) \
+        if len(x_val) else (xt, yt)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed)
+            model = mlp(xt.shape[1], hidden, n_out)
+            gen = torch.Generator().manual_seed(seed)
+            opt = torch.optim.Adam(model.parameters(), lr=lr, weight_decay=weight_decay)
+            stopping = EarlyStopping(patience)
+            for epoch in range(1, max_epochs + 1):
+                model.train()
+                for batch in torch.randperm(len(xt), generator=gen).split(batch_size):
+                    opt.zero_grad()
+                    loss_fn(model(xt[batch]), yt[batch]).backward()
+                    opt.step()
+                model.eval()
+                with torch.no_grad():
+                    val_loss = loss_fn(model(xv), yv).item()
+                if stopping.update(epoch, val_loss, model):
+                    break
+            stopping.restore(model)
+    finally:
+        torch.set_num_threads(threads)
+    return model.eval(), stopping.best_epoch
+
+
+def choose_threshold(y_val: np.ndarray, score_val: np.ndarray) -> float:
+    """The score maximising F1 on validation (predict positive when score >= it); 0.5 when
+    there is no positive validation example."""
+    if len(y_val) == 0 or not np.any(y_val):
+        return 0.5
+    precision, recall, thresholds = precision_recall_curve(y_val, score_val)
+    f1 = 2 * precision * recall / np.maximum(precision + recall, 1e-12)
+    return float(thresholds[np.argmax(f1[:-1])])
+
+
+def score(task: Task, y_test: np.ndarray, scores: np.ndarray, thresholds: np.ndarray | None) -> dict:
+    """Macro ROC-AUC and F1 over the classes with a positive and a negative test video."""
+    if task.multilabel:
+        truth = y_test.astype(bool)
+        pred = scores >= thresholds
+    else:
+        truth = y_test[:, None] == np.arange(len(task.classes))[None, :]
+        pred = scores.argmax(axis=1)[:, None] == np.arange(len(task.classes))[None, :]
+    positives = truth.sum(axis=0)
+    evaluated = [k for k in range(len(task.classes)) if 0 < positives[k] < len(truth)]
+    aucs = [roc_auc_score(truth[:, k], scores[:, k]) for k in evaluated]
+    f1s = [f1_score(truth[:, k], pred[:, k], zero_division=0) for k in evaluated]
+    return {"auc": float(np.mean(aucs)) if evaluated else None,
+            "f1": float(np.mean(f1s)) if evaluated else None,
+            "n_evaluated": len(evaluated),
+            "excluded": [c for k, c in enumerate(task.classes) if k not in evaluated]}
+
+
+def run_probe(x: np.ndarray, split: np.ndarray, task: Task, cfg: dict, seed: int) -> dict:
+    """Train and test one probe. x: standardised video vectors [n, d]; cfg: params `probe`."""
+    train = task.labelled & (split == "train")
+    val = task.labelled & (split == "val")
+    test = task.labelled & (split == "test")
+    if not task.multilabel:
+        val &= task.y >= 0                       # a genre unseen in training has no output
+    counts = {"n_classes": len(task.classes), "n_train": int(train.sum()),
+              "n_val": int(val.sum()), "n_test": int(test.sum())}
+    if not task.classes or not train.any() or not test.any():
+        return {"auc": None, "f1": None, "n_evaluated": 0, "excluded": list(task.classes),
+                **counts, "classes": task.classes}
+    model, epoch = train_mlp(
+        x[train], task.y[train], x[val], task.y[val], multilabel=task.multilabel,
+        n_out=len(task.classes), hidden=list(cfg["hidden"]), lr=cfg["lr"],
+        weight_decay=cfg["weight_decay"], max_epochs=cfg["max_epochs"],
+        patience=cfg["patience"], batch_size=cfg["batch_size"], seed=seed)
+    with torch.no_grad():
+        logits = model(torch.as_tensor(x))
+    if task.multilabel:
+        scores = torch.sigmoid(logits).numpy()
+        thresholds = np.array([choose_threshold(task.y[val, k], scores[val, k])
+                               for k in range(len(task.classes))])
+    else:
+        scores = torch.softmax(logits, dim=1).numpy()
+        thresholds = None
+    result = {**score(task, task.y[test], scores[test], thresholds), **counts,
+              "best_epoch": epoch, "classes": task.classes}
+    if thresholds is not None:
+        result["thresholds"] = [float(t) for t in thresholds]
+    return result
+
+
+def probe_representation(x_video: np.ndarray, videos: Videos, cfg: dict, seed: int,
+                         name: str) -> dict:
+    """Genre and tag probes of one representation's video vectors."""
+    x = standardise(x_video, videos.split == "train")
+    tasks = (genre_task(videos), tags_task(videos, cfg["top_tags"]))
+    return {t.name: run_probe(x, videos.split, t, cfg, derive_seed(seed, name, t.name))
+            for t in tasks}
+
+
+def probe_aggregations(x: np.ndarray, segment_video_ids: np.ndarray, videos: Videos, cfg: dict,
+                       seed: int, name: str, weights: np.ndarray | None = None) -> dict:
+    """Probes of one representation's segment vectors x: the full results of aggregation
+    cfg["aggregate"] (Table 2) and, under "by_aggregate", AUC and F1 of every aggregation of
+    cfg["compare_aggregates"] (weights: per-segment weights of the fitted ones). Every
+    aggregation's probes share their seeds, so they differ by the video vectors only."""
+    def run(how: str) -> dict:
+        return probe_representation(aggregate(x, segment_video_ids, videos.ids, how, weights),
+                                    videos, cfg, seed, name)
+
+    primary = cfg["aggregate"]
+    out = {**run(primary), "aggregate": primary, "by_aggregate": {}}
+    for how in cfg.get("compare_aggregates", []):
+        tasks = out if how == primary else run(how)
+        out["by_aggregate"][how] = {t: {"auc": tasks[t]["auc"], "f1": tasks[t]["f1"]}
+                                    for t in ("genre", "tags")}
+    return out

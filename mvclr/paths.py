@@ -1,0 +1,26 @@
+"""Where the stages read and write, relative to the repository root: the paths dvc.yaml
+declares as stage outputs."""
+from pathlib import Path
+
+DEMO = Path("data/demo")
+INDEX = Path("data/index.csv")
+SEGMENTS = Path("data/segments.h5")
+AUDIO, VIDEO = Path("features/audio.zarr"), Path("features/video.zarr")
+MODELS = Path("models")
+REPORTS = Path("reports")
+INGEST = REPORTS / "ingest.json"
+CURVES = REPORTS / "train"
+RETRIEVAL, PROBES = REPORTS / "retrieval.json", REPORTS / "probes.json"
+DIAGNOSTICS, DIAGNOSTIC_PLOTS = REPORTS / "diagnostics.json", REPORTS / "diagnostics"
+TABLES = REPORTS / "tables.md"
+NEIGHBOURS_HTML, NEIGHBOURS_JSON = REPORTS / "neighbours.html", REPORTS / "neighbours.json"
+
+
+def model(name: str) -> Path:
+    """The trained projection heads of configuration `name`."""
+    return MODELS / f"{name}.pt"
+
+
+def curve(name: str) -> Path:
+    """The per-epoch training curve of configuration `name`."""
+    return CURVES / f"{name}.csv"
