@@ -7,11 +7,14 @@ Datasets (row i = segment i, videos in index order, segments in time order):
   segment_index  int32   [n]   position of the segment within its video
   start_seconds  float64 [n]   start of the segment in the source video
   split          utf-8 str [n]  train | val | test
+  digest         uint8   [n, 16]  BLAKE2b-128 of the row's audio and frames bytes (`row_digest`):
+                 what a feature store checks to know which of its blocks' inputs changed
 Attributes: sample_rate, segment_seconds, frames, height, width, seed.
 Frame k of a segment shows time start + (k + 0.5) * segment_seconds / frames.
 """
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,6 +23,15 @@ import numpy as np
 
 STR = h5py.string_dtype("utf-8")
 META = ("video_id", "segment_index", "start_seconds", "split")
+DIGEST_BYTES = 16
+
+
+def row_digest(audio: np.ndarray, frames: np.ndarray) -> np.ndarray:
+    """BLAKE2b-128 of one segment's stored audio (float32) and frames (uint8), uint8 [16]."""
+    h = hashlib.blake2b(digest_size=DIGEST_BYTES)
+    h.update(np.ascontiguousarray(audio, dtype=np.float32).tobytes())
+    h.update(np.ascontiguousarray(frames, dtype=np.uint8).tobytes())
+    return np.frombuffer(h.digest(), dtype=np.uint8)
 
 
 def frame_offsets(segment_seconds: float, frames: int) -> np.ndarray:
@@ -71,6 +83,8 @@ class SegmentWriter:
         f.create_dataset("segment_index", (0,), np.int32, maxshape=(None,), chunks=(4096,))
         f.create_dataset("start_seconds", (0,), np.float64, maxshape=(None,), chunks=(4096,))
         f.create_dataset("split", (0,), STR, maxshape=(None,), chunks=(4096,))
+        f.create_dataset("digest", (0, DIGEST_BYTES), np.uint8, maxshape=(None, DIGEST_BYTES),
+                         chunks=(4096, DIGEST_BYTES))
         f.attrs.update(sample_rate=sample_rate, segment_seconds=segment_seconds,
                        frames=frames, height=height, width=width, **extra_attrs)
         self.n = 0
@@ -81,7 +95,7 @@ class SegmentWriter:
         k = len(audio)
         f = self.file
         rows = slice(self.n, self.n + k)
-        for name in ("audio", "frames", *META):
+        for name in ("audio", "frames", "digest", *META):
             f[name].resize(self.n + k, axis=0)
         f["audio"][rows] = audio
         f["frames"][rows] = frames
@@ -89,6 +103,7 @@ class SegmentWriter:
         f["segment_index"][rows] = segment_index
         f["start_seconds"][rows] = start_seconds
         f["split"][rows] = [split] * k
+        f["digest"][rows] = np.stack([row_digest(a, x) for a, x in zip(audio, frames)])
         self.n += k
 
     @classmethod
@@ -97,7 +112,7 @@ class SegmentWriter:
         self = cls.__new__(cls)
         self.path = Path(path)
         self.file = h5py.File(self.path, "r+")
-        for name in ("audio", "frames", *META):
+        for name in ("audio", "frames", "digest", *META):
             self.file[name].resize(rows, axis=0)
         self.n = rows
         return self
