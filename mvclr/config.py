@@ -1,21 +1,21 @@
-"""Reading params.yaml and resolving training configurations."""
+"""Reading params.yaml (checked against mvclr.params_schema before any compute) and resolving
+training configurations."""
 from __future__ import annotations
 
 from pathlib import Path
 
 import yaml
 
+from mvclr.params_schema import TRAIN, check
+
 # The knobs of one training configuration; the main one keeps them top-level in params.yaml.
-TRAIN_KEYS = (
-    "tau", "learn_tau", "loss", "head_layers", "hidden_dim", "embed_dim",
-    "head_activation", "batchnorm", "dropout", "standardise", "single_head", "ae_init",
-    "batch_size", "lr", "lr_gamma", "patience", "max_epochs",
-)
+TRAIN_KEYS = tuple(TRAIN)
 
 
 def load_params(path: str | Path = "params.yaml") -> dict:
+    """params.yaml as a dict; a ParamsError names every unknown key and misfit value."""
     with open(path) as f:
-        return yaml.safe_load(f)
+        return check(yaml.safe_load(f) or {}, str(path))
 
 
 def config_names(params: dict) -> list[str]:
