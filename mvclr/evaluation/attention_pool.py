@@ -25,7 +25,8 @@ import torch
 from torch import nn
 
 from mvclr.contrastive import heads
-from mvclr.contrastive.fitting import Pairs, fit
+from mvclr.contrastive.fitting import fit
+from mvclr.contrastive.sources import Pairs, standardisation
 from mvclr.contrastive.early_stopping import EarlyStopping
 from mvclr.contrastive.losses import clip_loss
 from mvclr.evaluation.pooling import video_rows
@@ -137,7 +138,7 @@ def shared_space(xa: np.ndarray, xb: np.ndarray, segment_video_ids: np.ndarray,
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         model = heads.build(cfg, xa.shape[1], xb.shape[1])
-        model.set_standardisation(pairs["train"].audio, pairs["train"].video)
+        model.set_standardisation(*standardisation(pairs["train"]))
         fit(model, pairs["train"], pairs["val"], loss="clip", batch_size=1000, lr=lr,
                      lr_gamma=1.0, patience=patience, max_epochs=max_epochs, seed=seed,
                      rank_pool=1000, device=torch.device("cpu"), progress=False)

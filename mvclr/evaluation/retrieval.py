@@ -28,40 +28,63 @@ rank of the partner at all, so its "median rank" sits at chance whatever the emb
 perfect ones). Given here (1-based, same chunks as `paper`) to explain the paper's Table 1.
 That code also computes a->v from the row argsort (a slip); here a->v uses the columns.
 
-Memory stays bounded: similarities are computed for blocks of queries against all
-candidates (mvclr.evaluation.similarity.query_blocks).
+Memory stays bounded: `ranks` reads the embeddings by blocks (arrays, or RowFiles of
+mvclr.evaluation.rowfile for a split too large to hold) and holds one block of queries against
+one block of candidates at a time (similarity.BLOCK_ELEMENTS similarities), counting both directions from
+the same block; a chunk of the paper's way is gathered into memory (at most 2 * pool rows).
+The whole-split ranking stays exact; its time grows with the square of the split.
 """
 from __future__ import annotations
 
 import numpy as np
 
+from mvclr.evaluation import similarity
 from mvclr.evaluation.similarity import normalise, query_blocks
 
 TIE_TOL = 1e-6
 RECALL_AT = (1, 5, 10)
+QUERY_ROWS = 16384           # queries per block of `ranks`
 
 
-def _check_pair(za: np.ndarray, zv: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    za, zv = normalise(za), normalise(zv)
+def _check_pair(za, zv) -> int:
+    """The number of pairs; an error unless za and zv hold equally many rows of equal width."""
     if za.shape != zv.shape:
         raise ValueError(f"audio and video embeddings must have the same shape, "
                          f"got {za.shape} and {zv.shape}")
     if len(za) == 0:
         raise ValueError("no segments to rank")
-    return za, zv
+    return len(za)
 
 
-def partner_ranks(queries: np.ndarray, candidates: np.ndarray) -> np.ndarray:
-    """Rank (1 = best) of candidates[i] for queries[i] among all candidates, by cosine
-    similarity, ties counted against the model. int64 [n]."""
-    q, c = _check_pair(queries, candidates)
-    n = len(q)
-    ranks = np.empty(n, dtype=np.int64)
-    for rows in query_blocks(n, n):
-        sims = q[rows] @ c.T                              # [b, n]
-        partner = sims[np.arange(rows.stop - rows.start), np.arange(rows.start, rows.stop)]
-        ranks[rows] = np.count_nonzero(sims >= (partner - TIE_TOL)[:, None], axis=1)
-    return ranks
+def _slices(n: int, step: int):
+    return (slice(a, min(a + step, n)) for a in range(0, n, step))
+
+
+def ranks(za, zv) -> tuple[np.ndarray, np.ndarray]:
+    """Rank (1 = best) of every segment's partner a->v (query za[i] among all zv) and v->a, by
+    cosine similarity, ties counted against the model: 1 + the other candidates at least as
+    similar as the partner (within TIE_TOL). int64 [n] each. za, zv: arrays or RowFiles."""
+    n = _check_pair(za, zv)
+    partner = np.empty(n, dtype=np.float32)
+    for rows in _slices(n, QUERY_ROWS):
+        partner[rows] = np.einsum("ij,ij->i", normalise(za[rows]), normalise(zv[rows]))
+    a2v, v2a = np.ones(n, dtype=np.int64), np.ones(n, dtype=np.int64)
+    q_step = min(n, QUERY_ROWS)
+    for q in _slices(n, q_step):
+        a, bar_q = normalise(za[q]), partner[q] - TIE_TOL
+        for c in _slices(n, max(1, similarity.BLOCK_ELEMENTS // q_step)):
+            sims = a @ normalise(zv[c]).T                      # [q, c]
+            own = np.arange(max(q.start, c.start), min(q.stop, c.stop))
+            sims[own - q.start, own - c.start] = -np.inf       # the partner itself: the 1
+            a2v[q] += np.count_nonzero(sims >= bar_q[:, None], axis=1)
+            v2a[c] += np.count_nonzero(sims >= (partner[c] - TIE_TOL)[None, :], axis=0)
+    return a2v, v2a
+
+
+def partner_ranks(queries, candidates) -> np.ndarray:
+    """Rank (1 = best) of candidates[i] for queries[i] among all candidates (`ranks`, one
+    direction). int64 [n]."""
+    return ranks(queries, candidates)[0]
 
 
 def chunk_bounds(n: int, pool: int | None) -> list[tuple[int, int]]:
@@ -96,28 +119,30 @@ def _mean_dicts(dicts: list[dict]) -> dict:
     return {k: float(np.mean([d[k] for d in dicts])) for k in dicts[0]}
 
 
-def evaluate_pool(za: np.ndarray, zv: np.ndarray, pool: int | None) -> dict:
-    """Metrics a->v and v->a averaged over the chunks of `pool` (None: one pool of all),
-    with the chance level and the chunk sizes."""
-    za, zv = _check_pair(za, zv)
+def evaluate_pool(za, zv, pool: int | None) -> dict:
+    """Metrics a->v and v->a averaged over the chunks of `pool` (None: one pool of all, read by
+    blocks), with the chance level and the chunk sizes."""
+    n = _check_pair(za, zv)
     per_chunk, chance = [], []
-    for start, stop in chunk_bounds(len(za), pool):
-        a, v = za[start:stop], zv[start:stop]
-        a2v, v2a = rank_summary(partner_ranks(a, v)), rank_summary(partner_ranks(v, a))
+    bounds = chunk_bounds(n, pool)
+    for start, stop in bounds:
+        a, v = (za, zv) if (start, stop) == (0, n) else (za[start:stop], zv[start:stop])
+        a2v, v2a = (rank_summary(r) for r in ranks(a, v))
         per_chunk.append({**{f"{k}_a2v": x for k, x in a2v.items()},
                           **{f"{k}_v2a": x for k, x in v2a.items()}})
         chance.append(chance_summary(stop - start))
-    sizes = [b - a for a, b in chunk_bounds(len(za), pool)]
+    sizes = [b - a for a, b in bounds]
     return {**_mean_dicts(per_chunk), "chance": _mean_dicts(chance),
-            "n_segments": len(za), "n_chunks": len(sizes),
+            "n_segments": n, "n_chunks": len(sizes),
             "min_chunk": min(sizes), "max_chunk": max(sizes)}
 
 
 def authors_code_ranks(za: np.ndarray, zv: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """What the authors' code took for ranks, 1-based: diag(argsort(sim)) of the
     video x audio cosine similarity matrix, along rows for v->a and along columns for a->v
-    (a column of video x audio is a row of audio x video)."""
-    za, zv = _check_pair(za, zv)
+    (a column of video x audio is a row of audio x video). One chunk, in memory."""
+    _check_pair(za, zv)
+    za, zv = normalise(za), normalise(zv)
     n = len(za)
     a2v, v2a = np.empty(n, dtype=np.int64), np.empty(n, dtype=np.int64)
     for rows in query_blocks(n, n):
@@ -127,7 +152,7 @@ def authors_code_ranks(za: np.ndarray, zv: np.ndarray) -> tuple[np.ndarray, np.n
     return a2v, v2a
 
 
-def evaluate_authors_code(za: np.ndarray, zv: np.ndarray, pool: int) -> dict:
+def evaluate_authors_code(za, zv, pool: int) -> dict:
     """Median 'ranks' of the authors' code, over the same chunks as the paper's way."""
     meds = []
     for start, stop in chunk_bounds(len(za), pool):
@@ -137,7 +162,7 @@ def evaluate_authors_code(za: np.ndarray, zv: np.ndarray, pool: int) -> dict:
     return _mean_dicts(meds)
 
 
-def evaluate(za: np.ndarray, zv: np.ndarray, pool: int) -> dict:
+def evaluate(za, zv, pool: int) -> dict:
     """Table 1 metrics of one configuration on the test split: the paper's way (chunks of
     `pool`), the whole split, and the authors' code's computation."""
     return {"paper": evaluate_pool(za, zv, pool),
@@ -145,7 +170,7 @@ def evaluate(za: np.ndarray, zv: np.ndarray, pool: int) -> dict:
             "authors_code": evaluate_authors_code(za, zv, pool)}
 
 
-def median_rank(za: np.ndarray, zv: np.ndarray, pool: int | None = None) -> float:
+def median_rank(za, zv, pool: int | None = None) -> float:
     """One number for validation curves: the mean of the a->v and v->a median ranks,
     over one pool of all rows (pool=None) or the paper's chunks of `pool`."""
     m = evaluate_pool(za, zv, pool)
