@@ -55,13 +55,14 @@ def test_standardise_uses_training_rows_only():
     x = rng.normal(3, 2, size=(20, 4))
     x[:, 3] = 5.0                                    # constant column stays finite
     train = np.arange(20) < 12
-    z = probes.standardise(x, train)
+    z = probes.standardise(x.copy(), train)
     np.testing.assert_allclose(z[train, :3].mean(0), 0, atol=1e-5)
     np.testing.assert_allclose(z[train, :3].std(0), 1, atol=1e-5)
     assert np.all(z[:, 3] == 0)
     x2 = x.copy()
     x2[~train] += 100                                # test rows do not move the statistics
     np.testing.assert_allclose(probes.standardise(x2, train)[train], z[train])
+    assert probes.standardise(x2, train) is x2                # in place
 
 
 def test_tags_are_the_most_frequent_of_the_training_split():
@@ -112,7 +113,7 @@ def test_score_excludes_classes_absent_from_test():
 
 def test_probes_learn_separable_data_deterministically():
     videos, x = synthetic_videos()
-    first = probes.probe_representation(x, videos, CFG, seed=0, name="rep")
+    first = probes.probe_representation(x.copy(), videos, CFG, seed=0, name="rep")
     assert first["genre"]["auc"] > 0.9 and first["tags"]["auc"] > 0.9
     assert first["genre"]["f1"] > 0.6 and first["tags"]["f1"] > 0.6
     assert len(first["tags"]["classes"]) == 3 and first["tags"]["n_evaluated"] == 3

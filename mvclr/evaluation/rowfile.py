@@ -1,7 +1,7 @@
 """Per-segment vectors kept on disk instead of in memory (one split's embeddings, the test rows
 of the frozen features): a float32 .npy file [n, dim], appended block by block in row order and
-read back like a read-only array (`x[a:b]`, `x[rows]`, `len(x)`, `x.shape`), so the functions
-that take arrays and read them by blocks take a RowFile too.
+read back like an array (`x[a:b]`, `x[rows]`, `len(x)`, `x.shape`; `x[a:b] = values` for the
+next rows), so the functions that take arrays and use them by blocks take a RowFile too.
 
 Every access maps the file only for its duration: the process then holds what it read, never
 the file (a long-lived map keeps every page it touched resident).
@@ -40,6 +40,13 @@ class RowFile:
         target.flush()
         del target
         self.written += len(values)
+
+    def __setitem__(self, rows: slice, values: np.ndarray) -> None:
+        """Write rows a:b; they must be the next rows (a == rows written so far)."""
+        if rows.start != self.written:
+            raise ValueError(f"{self.path}: rows are written in order; next is {self.written}, "
+                             f"got {rows.start}")
+        self.append(values)
 
     def __getitem__(self, rows) -> np.ndarray:
         """A copy of the rows selected by a slice or an index array."""
