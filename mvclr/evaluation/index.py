@@ -2,9 +2,9 @@
 one index per representation, cosine similarity as the inner product of L2-normalised rows.
 
 Kind (`choose_kind`, params `index`):
-- exact: IndexFlatIP, every video compared; used while videos × dim <= index.exact_max (a
-  query costs ~0.17 ms per million vector components on one core here, so exact_max = 5e7
-  is ~9 ms, within the 20 ms target with room for a shared machine).
+- exact: IndexFlatIP, every video compared; used while videos × dim <= index.exact_max. A
+  query costs ~0.17 ms per million vector components on an idle core here, ~3× that on the
+  shared 2 cores under load, so exact_max = 2e7 stays well within the 20 ms target.
 - ivf: IndexIVFFlat with nlist = round(index.ivf.lists_per_sqrt × sqrt(videos)) lists from
   spherical k-means (index.ivf.iterations iterations, seeded) on a seeded sample of
   index.ivf.train_per_list × nlist videos; a query scans its index.ivf.nprobe nearest lists.
