@@ -34,7 +34,7 @@ SCHEMA = {
     "paper_base": TRAIN,
     "configs": {"*": TRAIN},
     "autoencoder": {"epochs": INT, "lr": NUMBER, "batch_size": INT},
-    "eval": {"rank_pool": INT, "seed_videos": INT, "seed_segments": INT, "neighbours": INT,
+    "eval": {"rank_pool": INT, "bootstrap": INT, "seed_videos": INT, "seed_segments": INT, "neighbours": INT,
              "summary_seeds": INT},
     "probe": {"aggregate": STR, "compare_aggregates": LIST, "configs": LIST,
               "attention": {"pool": {"hidden": INT, "lr": NUMBER, "max_epochs": INT,

@@ -9,7 +9,7 @@ from tqdm import tqdm
 
 from mvclr.config import config_names
 from mvclr.contrastive import heads
-from mvclr.evaluation import attention_pool, probes, retrieval
+from mvclr.evaluation import attention_pool, probes, table1
 from mvclr.evaluation.pooling import MODALITIES, combine_modalities, representations
 from mvclr.evaluation.videos import Videos
 from mvclr.features.paired import PairedFeatures
@@ -32,7 +32,8 @@ def retrieval_report(params: dict, features: PairedFeatures, probed: list[str]
     test = features.rows("test")
     if not test.any():
         raise ValueError("the segment store holds no test segments")
-    pool = params["eval"]["rank_pool"]
+    pool, seed, n_boot = params["eval"]["rank_pool"], params["seed"], params["eval"]["bootstrap"]
+    ids = features.meta.video_id[test]
     embedded, entries = {}, {}
     for name in tqdm(config_names(params), desc="retrieval"):
         model = heads.load_trained(name)
@@ -41,8 +42,9 @@ def retrieval_report(params: dict, features: PairedFeatures, probed: list[str]
             za, zv = embedded[name][0][test], embedded[name][1][test]
         else:
             za, zv = heads.embed(model, features.audio[test], features.video[test])
-        entries[name] = retrieval.evaluate(za, zv, pool)
-    report = {"rank_pool": pool, "main": entries.pop("main"), "configs": entries}
+        entries[name] = table1.evaluate(za, zv, pool, ids, seed, n_boot)
+    report = {"rank_pool": pool, "bootstrap": n_boot, "main": entries.pop("main"),
+              "configs": entries}
     return report, {name: embedded[name] for name in probed}
 
 
@@ -84,5 +86,6 @@ def probe_report(params: dict, features: PairedFeatures, videos: Videos,
                 w = pairs["cl" if rep.startswith("cl_") else "frozen"]
                 weights = np.mean([w[m] for m in MODALITIES[rep]], axis=0)
             jobs.append((rep if config == "main" else f"{rep}@{config}", reps[rep], weights))
-    return {name: probes.probe_aggregations(x, features.meta.video_id, videos, cfg, seed, name, w)
+    return {name: probes.probe_aggregations(x, features.meta.video_id, videos, cfg, seed, name, w,
+                                            params["eval"]["bootstrap"])
             for name, x, w in tqdm(jobs, desc="probes")}
