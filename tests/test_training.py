@@ -72,11 +72,10 @@ def test_fit_aligns_pairs_restores_best_epoch_and_decays_lr(splits, overrides):
     assert val_median_rank(model, splits["val"]) == best["val_median_rank"] < chance / 2
     assert model.tau.item() == pytest.approx(best["tau"])
     assert not model.training
-    loss_fn = contrastive_loss(cfg["loss"])
     val_batches = epoch_batches(splits["val"].video_ids, cfg["batch_size"],
                                 np.random.default_rng(0))
     a, v = (torch.from_numpy(x) for x in (splits["val"].audio, splits["val"].video))
-    assert training.batch_mean_loss(model, loss_fn, a, v, val_batches) == pytest.approx(
+    assert training.batch_mean_loss(model, cfg["loss"], a, v, val_batches).loss == pytest.approx(
         result.best_val_loss, rel=1e-5)
     np.testing.assert_allclose([h["lr"] for h in history],
                                cfg["lr"] * cfg["lr_gamma"] ** np.arange(len(history)))
@@ -152,3 +151,14 @@ def test_train_stage(tmp_path, monkeypatch):
     write_features(Path("features/video.zarr"), np.zeros((10, 16), np.float32))
     with pytest.raises(ValueError, match="video.zarr"):
         train.main(["--config", "main"])
+
+
+def test_losses_relative_to_chance_compare_batches_of_different_sizes(splits):
+    """Validation batches of 6 pairs and training batches of 40: the raw losses differ by
+    their chance scale alone, the losses relative to chance do not (lr 0: no learning)."""
+    _, result = fitted(splits, config(lr=0.0, batchnorm=False, dropout=0.0, batch_size=40,
+                                      max_epochs=1))
+    first = result.history[0]
+    assert first["train_loss"] > 1.5 * first["val_loss"]
+    assert first["train_loss_vs_chance"] == pytest.approx(first["val_loss_vs_chance"], abs=0.05)
+    assert first["val_loss_vs_chance"] == pytest.approx(1.0, abs=0.05)
