@@ -1,6 +1,7 @@
 """Diagnosis of every trained configuration (main and every key of `configs`) on the test split:
 the statistics of mvclr.evaluation.diagnostics per configuration, the saturation of its output
-sigmoids, its similarity groups (for the histograms) and its validation curve."""
+sigmoids, its similarity groups (for the histograms), its validation curve, and 95 % bootstrap
+intervals over test videos (mvclr.evaluation.intervals) of every quantity a verdict tests."""
 from __future__ import annotations
 
 import csv
@@ -13,22 +14,22 @@ from tqdm import tqdm
 from mvclr import paths
 from mvclr.config import config_names
 from mvclr.contrastive import heads
-from mvclr.evaluation import diagnostics, retrieval
+from mvclr.evaluation import authors_code, diagnostics, intervals, retrieval
 from mvclr.features.paired import PairedFeatures
 
 
 @torch.no_grad()
-def sigmoid_saturation(model: heads.ProjectionModel, audio: np.ndarray,
-                       video: np.ndarray) -> dict[str, float | None] | None:
-    """Saturated share of each head's output sigmoid (None: no such head or no sigmoid)."""
+def sigmoid_inputs(model: heads.ProjectionModel, audio: np.ndarray,
+                   video: np.ndarray) -> dict[str, np.ndarray] | None:
+    """The inputs [n, units] of each head's output sigmoid (None: no sigmoid)."""
     if model.config["head_activation"] != "sigmoid":
         return None
     out = {}
     for name, x, standardise in (("audio", audio, model.standardise_audio),
                                  ("video", video, model.standardise_video)):
         head = getattr(model, f"{name}_head")
-        out[name] = None if head is None else diagnostics.saturation(
-            head[:-1](standardise(torch.as_tensor(x, dtype=torch.float32))).numpy())
+        if head is not None:
+            out[name] = head[:-1](standardise(torch.as_tensor(x, dtype=torch.float32))).numpy()
     return out
 
 
@@ -46,6 +47,24 @@ def read_curve(path: Path) -> tuple[list[int], list[float]]:
     return [int(r["epoch"]) for r in rows], [float(r["val_median_rank"]) for r in rows]
 
 
+def configuration(model: heads.ProjectionModel, audio: np.ndarray, video: np.ndarray, ids,
+                  n_boot: int, seed: int) -> tuple[dict, np.ndarray, np.ndarray]:
+    """The diagnostics of one configuration on the test pool, with intervals; and (za, zv)."""
+    za, zv = heads.embed(model, audio, video)
+    tau = model.tau.item()
+    pre = sigmoid_inputs(model, audio, video)
+    entry = {"head_activation": model.config["head_activation"],
+             **diagnostics.diagnose(za, zv, ids, tau),
+             "saturation": None if pre is None else
+             {m: diagnostics.saturation(pre.get(m)) if m in pre else None for m in ("audio", "video")}}
+    ci = {"entropy_share": intervals.entropy_share(za, zv, tau, ids, n_boot, seed),
+          "gap_share": intervals.gap_share(za, zv, ids, n_boot, seed)}
+    if pre is not None:
+        ci["saturation"] = {m: intervals.saturation(x, ids, n_boot, seed) for m, x in pre.items()}
+    entry["ci95"] = ci
+    return entry, za, zv
+
+
 def diagnose_all(params: dict, features: PairedFeatures) -> tuple[dict, dict, dict]:
     """(report, similarity groups per configuration, validation curve per configuration)."""
     meta, audio, video = features.meta, features.audio, features.video
@@ -53,22 +72,23 @@ def diagnose_all(params: dict, features: PairedFeatures) -> tuple[dict, dict, di
     if test.sum() < 2:
         raise ValueError("the segment store holds fewer than 2 test segments")
     ids = meta.video_id[test]
-    pool = params["eval"]["rank_pool"]
-    report = {"split": "test", "n_segments": int(test.sum()), "configs": {},
-              "frozen": {"musicnn": diagnostics.coherence(audio[test], ids),
-                         "r2plus1d": diagnostics.coherence(video[test], ids)}}
+    pool, seed, n_boot = params["eval"]["rank_pool"], params["seed"], params["eval"]["bootstrap"]
+    frozen = {}
+    for name, x in (("musicnn", audio[test]), ("r2plus1d", video[test])):
+        frozen[name] = {**diagnostics.coherence(x, ids),
+                        "ci95": {"same_video_auc": intervals.same_video_auc(x, ids, n_boot, seed)}}
+    report = {"split": "test", "n_segments": int(test.sum()), "bootstrap": n_boot,
+              "configs": {}, "frozen": frozen}
     groups, curves = {}, {}
     for name in tqdm(config_names(params), desc="diagnose"):
         model = heads.load_trained(name)
-        za, zv = heads.embed(model, audio[test], video[test])
-        report["configs"][name] = {
-            "head_activation": model.config["head_activation"],
-            **diagnostics.diagnose(za, zv, ids, model.tau.item()),
-            "saturation": sigmoid_saturation(model, audio[test], video[test])}
+        report["configs"][name], za, zv = configuration(model, audio[test], video[test], ids,
+                                                         n_boot, seed)
         groups[name] = diagnostics.similarity_groups(za, zv, ids)
         if name == "main":      # the authors' evaluation code on perfect partners (true ranks 1)
+            order = retrieval.chunk_order(ids, seed)
             report["authors_code_perfect"] = {
-                **retrieval.evaluate_authors_code(za, za, pool),
-                "chance_median_rank": retrieval.evaluate_pool(za, za, pool)["chance"]["median_rank"]}
+                "literal": authors_code.literal(za, za, pool, order, ids, n_boot, seed),
+                "variant": authors_code.variant(za, za, pool, order, ids, n_boot, seed)}
         curves[name] = read_curve(paths.curve(name))
     return report, groups, curves

@@ -49,6 +49,14 @@ def _entropy(logits: np.ndarray, axis: int) -> np.ndarray:
     return -np.sum(p * np.log(np.maximum(p, 1e-300)), axis=axis), p
 
 
+def entropies(za: np.ndarray, zv: np.ndarray, tau: float) -> tuple[np.ndarray, np.ndarray]:
+    """Softmax entropy (nats) of every row (a->v query) and every column (v->a query) of the
+    logits cos/tau over the pool."""
+    za, zv = _pairs(za, zv)
+    s = za @ zv.T / tau
+    return _entropy(s, axis=1)[0], _entropy(s, axis=0)[0]
+
+
 def logit_stats(za: np.ndarray, zv: np.ndarray, tau: float) -> dict:
     """Range of the logits cos/tau, the bound of that range, softmax entropy share and partner
     probability (x n) over the pool, each the mean of a->v (rows) and v->a (columns)."""
