@@ -53,7 +53,7 @@ def main() -> None:
     loss_fn = contrastive_loss(cfg["loss"])
     batches = len(epoch_batches(video_ids, cfg["batch_size"], np.random.default_rng(0)))
     steps = min(args.steps or batches, batches)
-    training.train_epoch(model, optimiser, loss_fn, audio, video,       # warm-up
+    training.train_epoch(model, optimiser, cfg["loss"], audio, video,   # warm-up
                          epoch_batches(video_ids[:4000], cfg["batch_size"], rng))
     start_state = copy.deepcopy((model.state_dict(), optimiser.state_dict()))
     order = epoch_batches(video_ids, cfg["batch_size"], np.random.default_rng(1))[:steps]
@@ -81,7 +81,7 @@ def main() -> None:
         epoch = epoch_batches(video_ids, cfg["batch_size"], np.random.default_rng(1))
         sampled = time.perf_counter() - start
         start = time.perf_counter()
-        training.train_epoch(model, optimiser, loss_fn, audio, video, epoch[:steps])
+        training.train_epoch(model, optimiser, cfg["loss"], audio, video, epoch[:steps])
         sync(device)
         return sampled + (time.perf_counter() - start) * batches / steps
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import yaml
 
-from mvclr.params_schema import TRAIN, check
+from mvclr.params_schema import TRAIN, ParamsError, check
 
 # The knobs of one training configuration; the main one keeps them top-level in params.yaml.
 TRAIN_KEYS = tuple(TRAIN)
@@ -36,4 +36,10 @@ def train_config(params: dict, name: str) -> dict:
     missing = [k for k in TRAIN_KEYS if k not in base]
     if missing:
         raise KeyError(f"configuration {name!r} lacks {', '.join(missing)}")
+    if base["learn_tau"] and base["loss"] == "paper":
+        # d loss / d tau = (E[s_jk] - s_jj) / tau^2 < 0 whenever partners beat negatives: tau
+        # falls to its clamp and the loss without bound, whatever the ranking
+        raise ParamsError(f"configuration {name!r}: learn_tau with loss paper has no optimum in "
+                          "tau (the printed loss, positive excluded, falls without bound as tau "
+                          "shrinks once partners beat negatives); use loss: clip to learn tau")
     return {k: base[k] for k in TRAIN_KEYS}

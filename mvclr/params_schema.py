@@ -35,7 +35,7 @@ SCHEMA = {
     "configs": {"*": TRAIN},
     "autoencoder": {"epochs": INT, "lr": NUMBER, "batch_size": INT},
     "stream": {"shuffle_rows": INT},
-    "eval": {"rank_pool": INT, "seed_videos": INT, "seed_segments": INT, "neighbours": INT,
+    "eval": {"rank_pool": INT, "bootstrap": INT, "seed_videos": INT, "seed_segments": INT, "neighbours": INT,
              "summary_seeds": INT},
     "probe": {"aggregate": STR, "compare_aggregates": LIST, "configs": LIST,
               "attention": {"pool": {"hidden": INT, "lr": NUMBER, "max_epochs": INT,

@@ -22,7 +22,7 @@ def main() -> None:
     videos = video_table(stores.layout.ids, stores.layout.split, read_index(INDEX), str(INDEX))
     with tempfile.TemporaryDirectory(prefix="mvclr-evaluate-") as scratch:
         test, embedded = embed_configs(params, stores, probed_configs(params), Path(scratch))
-        retrieval = retrieval_report(params, test)
+        retrieval = retrieval_report(params, stores, test)
         probes = probe_report(params, stores, videos, embedded, Path(scratch))
     for path, report in ((RETRIEVAL, retrieval), (PROBES, probes)):
         path.parent.mkdir(parents=True, exist_ok=True)

@@ -119,41 +119,54 @@ def test_coherence_and_saturation():
 
 
 def test_pools_merge_as_documented():
-    """Over pools: exact per-pair figures, pooled pairwise means and histograms, averaged AUCs
-    and entropy; one pool is the whole split."""
+    """Over pools: exact per-pair figures, pooled pairwise means and histograms, averaged AUCs,
+    entropy per segment; one pool is the whole split."""
     za, zv = pairs(n=30, d=4, seed=5)
     ids = np.repeat(np.arange(10), 3)
-    pools = [(0, 12), (12, 30)]
+    bounds = [(0, 12), (12, 30)]
+    pools = [np.arange(a, b) for a, b in bounds]
     got = diagnostics.diagnose(za, zv, ids, 0.5, pools)
-    one = [diagnostics.diagnose(za[a:b], zv[a:b], ids[a:b], 0.5) for a, b in pools]
+    one = [diagnostics.diagnose(za[a:b], zv[a:b], ids[a:b], 0.5) for a, b in bounds]
     assert got["alignment"] == pytest.approx(diagnostics.alignment(za, zv))
     a, v = unit(za), unit(zv)
     assert got["modality_gap"] == pytest.approx(np.linalg.norm(a.mean(0) - v.mean(0)))
-    assert got["entropy_share"] == pytest.approx(np.mean([o["entropy_share"] for o in one]))
+    sizes = [b - a for a, b in bounds]
+    assert got["entropy_share"] == pytest.approx(np.average([o["entropy_share"] for o in one], weights=sizes))
     assert got["separation_auc"] == pytest.approx(np.mean([o["separation_auc"] for o in one]))
     assert got["logit_range"] == pytest.approx(max(o["logit_max"] for o in one)
                                                - min(o["logit_min"] for o in one))
-    groups = [diagnostics.similarity_groups(za[x:y], zv[x:y], ids[x:y]) for x, y in pools]
+    groups = [diagnostics.similarity_groups(za[x:y], zv[x:y], ids[x:y]) for x, y in bounds]
     negative = np.concatenate([g["negative"] for g in groups])
     assert got["similarity"]["negative"]["mean"] == pytest.approx(negative.mean())
     assert got["similarity"]["negative"]["std"] == pytest.approx(negative.std())
     assert got["histograms"]["negative"] == diagnostics.histograms({"n": negative})["n"]
-    pairs_a = [math.exp(-2 * np.sum((a[i] - a[j]) ** 2)) for x, y in pools
+    pairs_a = [math.exp(-2 * np.sum((a[i] - a[j]) ** 2)) for x, y in bounds
                for i in range(x, y) for j in range(i + 1, y)]
     assert got["uniformity_audio"] == pytest.approx(math.log(np.mean(pairs_a)))
-    within = [a[i] @ a[j] for x, y in pools for i in range(x, y) for j in range(i + 1, y) if ids[i] == ids[j]]
+    within = [a[i] @ a[j] for x, y in bounds for i in range(x, y) for j in range(i + 1, y) if ids[i] == ids[j]]
     assert got["coherence_audio"]["within_video"] == pytest.approx(np.mean(within))
     whole = diagnostics.diagnose(za, zv, ids, 0.5)
     assert whole["uniformity_audio"] == pytest.approx(diagnostics.uniformity(za))
     assert whole["coherence_video"] == pytest.approx(diagnostics.coherence(zv, ids))
 
 
-def retrieval_entry(mr, code=None, chance=18.5):
+def around(x, half_width=0.01):
+    return [x - half_width, x + half_width]
+
+
+def retrieval_entry(mr, code=None, chance=18.5, width=0.01):
+    """A retrieval.json entry of median rank `mr` whose ratio interval is `width` wide."""
+    ratio = mr / chance
     view = {"median_rank_a2v": mr, "median_rank_v2a": mr, "chance": {"median_rank": chance},
             "n_chunks": 1, "min_chunk": 2 * chance - 1, "max_chunk": 2 * chance - 1,
-            "n_segments": 2 * chance - 1}
+            "n_segments": 2 * chance - 1, "ci95": {"ratio": around(ratio, width)}}
     code = chance if code is None else code
-    return {"paper": view, "full": view, "authors_code": {"median_rank_a2v": code, "median_rank_v2a": code}}
+    return {"paper": view, "full": view,
+            "authors_code": {"median_rank_a2v": 0.0, "median_rank_v2a": 0.0, "n_chunks": 0,
+                             "chance_median_rank": 999.5},
+            "authors_code_variant": {"median_rank_a2v": code, "median_rank_v2a": code,
+                                     "chance_median_rank": chance,
+                                     "ci95": {"ratio": around(code / chance)}}}
 
 
 def diag_entry(**kw):
@@ -161,25 +174,41 @@ def diag_entry(**kw):
             "partner_prob_x_n": 1.5, "separation_auc": 0.88, "alignment": 0.7,
             "modality_gap": 0.2, "uniformity_audio": -2.0, "uniformity_video": -2.0,
             "saturation": {"audio": 0.8, "video": None}}
-    return {**base, **kw}
+    entry = {**base, **kw}
+    share = entry["modality_gap"] / np.sqrt(entry["alignment"])
+    ci = {"entropy_share": around(entry["entropy_share"]), "gap_share": around(share)}
+    if entry["saturation"] is not None:
+        ci["saturation"] = {m: around(v) for m, v in entry["saturation"].items() if v is not None}
+    return {**entry, "ci95": ci}
 
 
-def test_verdicts_follow_the_numbers():
-    probes = {"cl_audio": {"by_aggregate": {
-        "mean": {"genre": {"auc": 0.6}, "tags": {"auc": 0.6}},
-        "max": {"genre": {"auc": 0.7}, "tags": {"auc": 0.65}}}}}
+def probe_gains(max_genre=0.7, max_tags=0.65, width=0.005):
+    def task(auc, base):
+        return {"auc": auc, "auc_minus_primary_ci95": around(auc - base, width)}
+    return {"cl_audio": {"aggregate": "mean", "by_aggregate": {
+        "mean": {"genre": task(0.6, 0.6), "tags": task(0.6, 0.6)},
+        "max": {"genre": task(max_genre, 0.6), "tags": task(max_tags, 0.6)}}}}
+
+
+def perfect_code(ratio=1.0, width=0.01):
+    return {"literal": {"n_chunks": 0, "median_rank_a2v": 0.0, "median_rank_v2a": 0.0,
+                        "chance_median_rank": 999.5},
+            "variant": {"median_rank_a2v": 18.5 * ratio, "median_rank_v2a": 18.5 * ratio,
+                        "chance_median_rank": 18.5, "ci95": {"ratio": around(ratio, width)}}}
+
+
+def test_verdicts_follow_the_numbers_and_their_intervals():
+    probes = probe_gains()
     diag = {"configs": {"cl_base": diag_entry(), "aligned": diag_entry(
                 tau=0.07, cos_min=-0.5, logit_range=15.0, entropy_share=0.5, saturation=None)},
-            "frozen": {"r2plus1d": {"within_video": 0.9, "between_video": 0.9, "same_video_auc": 0.55}},
-            "authors_code_perfect": {"median_rank_a2v": 19.0, "median_rank_v2a": 18.0,
-                                     "chance_median_rank": 18.5}}
+            "frozen": {"r2plus1d": {"within_video": 0.9, "between_video": 0.9, "same_video_auc": 0.55,
+                                    "ci95": {"same_video_auc": around(0.55)}}},
+            "authors_code_perfect": perfect_code(1.01)}
     ret = {"main": retrieval_entry(4.5), "configs": {"cl_base": retrieval_entry(4.5),
                                                      "aligned": retrieval_entry(3.7, code=20.0)}}
     out = verdicts.verdicts(diag, ret, probes)
-    verdict = [v["verdict"] for v in out]
-    claims = [v["claim"] for v in out]
-    assert all(v in ("HOLDS", "DOES NOT HOLD") for v in verdict)
-    got = dict(zip(claims, verdict))
+    assert all(v["verdict"] in ("HOLDS", "DOES NOT HOLD") for v in out)
+    got = {v["claim"]: v["verdict"] for v in out}
 
     def find(text):
         return next(v for c, v in got.items() if text in c)
@@ -196,11 +225,10 @@ def test_verdicts_follow_the_numbers():
     assert any("0.24 × chance" in v["evidence"] for v in out)
 
     # other numbers, other verdicts
-    diag["configs"]["cl_base"].update(entropy_share=0.5, logit_range=1.5, cos_min=-0.2,
-                                      saturation={"audio": 0.1, "video": 0.2})
+    diag["configs"]["cl_base"] = diag_entry(entropy_share=0.5, logit_range=1.5, cos_min=-0.2,
+                                            saturation={"audio": 0.1, "video": 0.2})
     ret["configs"]["cl_base"] = retrieval_entry(17.0, code=5.0)
-    probes["cl_audio"]["by_aggregate"]["max"]["genre"]["auc"] = 0.6
-    probes["cl_audio"]["by_aggregate"]["max"]["tags"]["auc"] = 0.61
+    probes = probe_gains(max_genre=0.6, max_tags=0.61)
     got = {v["claim"]: v["verdict"] for v in verdicts.verdicts(diag, ret, probes)}
     assert find("confine the logits") == "DOES NOT HOLD"
     assert find("near-uniform") == "DOES NOT HOLD"
@@ -212,6 +240,30 @@ def test_verdicts_follow_the_numbers():
     # claims about missing configurations are left out
     only_main = verdicts.verdicts({"configs": {"main": diag_entry()}}, {"main": ret["main"]}, {})
     assert only_main == []
+
+
+def test_an_interval_across_the_criterion_is_inconclusive():
+    """The same point estimates as a clear verdict, with intervals wide enough to straddle
+    the criterion (a test split of a few videos): INCONCLUSIVE, never HOLDS."""
+    diag = {"configs": {"cl_base": diag_entry(entropy_share=0.92),
+                        "aligned": diag_entry(tau=0.07, cos_min=-0.5, logit_range=15.0,
+                                              entropy_share=0.5, saturation=None)},
+            "authors_code_perfect": perfect_code(1.01, width=0.3)}
+    diag["configs"]["cl_base"]["ci95"]["entropy_share"] = [0.85, 0.97]
+    ret = {"main": retrieval_entry(4.5),
+           "configs": {"cl_base": retrieval_entry(16.0, width=0.2),     # ratio 0.86 [0.66, 1.06]
+                       "aligned": retrieval_entry(8.0, width=0.2)}}     # ratio 0.43 [0.23, 0.63]
+    got = {v["claim"]: v["verdict"] for v in verdicts.verdicts(diag, ret, probe_gains(width=0.2))}
+
+    def find(text):
+        return next(v for c, v in got.items() if text in c)
+
+    assert find("near-uniform") == "INCONCLUSIVE"
+    assert find("hence it does not align") == "INCONCLUSIVE"
+    assert find("authors' evaluation code") == "INCONCLUSIVE"
+    assert find("aligned (no sigmoid") == "INCONCLUSIVE"
+    assert find("mean-pooling") == "INCONCLUSIVE"
+    assert find("confine the logits") == "HOLDS"                  # structural: exact
 
 
 def write_curves(root, names, epochs=3):
@@ -245,7 +297,7 @@ def test_diagnose_and_tables_stages(tmp_path, monkeypatch):
 
     # the tables stage renders everything, the diagnostics section included
     (tmp_path / "reports/retrieval.json").write_text(json.dumps(
-        {"rank_pool": 8, "main": retrieval_entry(4.0, chance=9.5),
+        {"rank_pool": 8, "bootstrap": 10, "main": retrieval_entry(4.0, chance=9.5),
          "configs": {n: retrieval_entry(4.0, chance=9.5) for n in p["configs"]}}))
     (tmp_path / "reports/probes.json").write_text(json.dumps({}))
     tables.main()

@@ -6,7 +6,7 @@ import yaml
 from fixtures_eval import make_workspace, params, write_models
 
 from mvclr.contrastive import heads
-from mvclr.evaluation import retrieval
+from mvclr.evaluation import table1
 from mvclr.reporting import tables
 from stages import evaluate
 from mvclr.features.store import load
@@ -34,9 +34,10 @@ def test_stage_writes_metrics_and_tables(tmp_path, monkeypatch):
     za, zv = heads.embed(heads.load(tmp_path / "models/main.pt"),
                          load(tmp_path / "features/audio.zarr")[test],
                          load(tmp_path / "features/video.zarr")[test])
-    expected = retrieval.evaluate(za, zv, 8)
+    expected = table1.evaluate(za, zv, 8, meta.video_id[test], p["seed"], p["eval"]["bootstrap"])
     for key, value in expected["paper"].items():
-        assert ret["main"]["paper"][key] == (pytest.approx(value) if key != "chance" else value)
+        assert ret["main"]["paper"][key] == (value if isinstance(value, dict) else pytest.approx(value))
+    assert ret["main"]["authors_code"] == expected["authors_code"]
     assert ret["main"]["full"]["median_rank_a2v"] == pytest.approx(expected["full"]["median_rank_a2v"])
     assert ret["main"]["full"]["chance"]["median_rank"] == (test.sum() + 1) / 2
     assert ret["main"]["paper"]["n_chunks"] == test.sum() // 8
@@ -47,7 +48,8 @@ def test_stage_writes_metrics_and_tables(tmp_path, monkeypatch):
             assert {"auc", "f1", "excluded", "n_test"} <= set(rep[task])
         assert rep["aggregate"] == "mean"
         assert list(rep["by_aggregate"]) == p["probe"]["compare_aggregates"]
-        assert rep["by_aggregate"]["mean"]["genre"] == {k: rep["genre"][k] for k in ("auc", "f1")}
+        assert {k: rep["by_aggregate"]["mean"]["genre"][k] for k in ("auc", "f1")} == \
+            {k: rep["genre"][k] for k in ("auc", "f1")}
     assert prb["musicnn"]["genre"]["auc"] > 0.8           # audio features carry the genre
     assert prb["musicnn"]["tags"]["n_classes"] == p["probe"]["top_tags"]
     assert prb["musicnn"]["genre"]["n_train"] == 18        # the skipped index row is ignored
@@ -92,33 +94,40 @@ def test_missing_model_is_named(tmp_path, monkeypatch):
 
 def fake_retrieval():
     view = {"median_rank_a2v": 3.5, "median_rank_v2a": 4.0, "n_chunks": 2, "min_chunk": 8,
-            "max_chunk": 10, "n_segments": 18, "chance": {"median_rank": 4.75}}
-    full = {**view, "median_rank_a2v": 7.0, "chance": {"median_rank": 9.5}}
-    entry = {"paper": view, "full": full, "authors_code": {"median_rank_a2v": 5.0, "median_rank_v2a": 4.5}}
-    return {"rank_pool": 8, "main": entry, "configs": {"tau03": entry, "my_config": entry}}
+            "max_chunk": 10, "n_segments": 18, "chance": {"median_rank": 4.75},
+            "ci95": {"median_rank_a2v": [2.0, 5.5], "median_rank_v2a": [3.0, 6.0]}}
+    full = {**view, "median_rank_a2v": 7.0, "chance": {"median_rank": 9.5}, "ci95": {}}
+    entry = {"paper": view, "full": full,
+             "authors_code": {"median_rank_a2v": 0.0, "median_rank_v2a": 0.0, "n_chunks": 0,
+                              "chance_median_rank": 3.5},
+             "authors_code_variant": {"median_rank_a2v": 5.0, "median_rank_v2a": 4.5,
+                                      "chance_median_rank": 4.75}}
+    return {"rank_pool": 8, "bootstrap": 100, "main": entry,
+            "configs": {"tau03": entry, "my_config": entry}}
 
 
 def fake_probes():
-    task = {"auc": 0.75, "f1": None, "n_train": 5, "n_val": 2, "n_test": 2, "n_classes": 3,
-            "n_evaluated": 2, "excluded": ["jazz"]}
+    task = {"auc": 0.75, "f1": None, "f1_at_half": 0.4, "n_train": 5, "n_val": 2, "n_test": 2,
+            "n_classes": 3, "n_evaluated": 2, "excluded": ["jazz"], "f1_classes": 3}
     return {"musicnn": {"genre": task, "tags": task}, "cl_agg": {"genre": task, "tags": task}}
 
 
 def test_table1_layout():
     md = tables.table1(fake_retrieval())
     lines = md.splitlines()
-    assert "| main (top-level params) | 3.5 | 4.0 | 7.0 | 4.0 | 5.0 | 4.5 | – | – |" in lines
-    assert "| τ = 0.3 | 3.5 | 4.0 | 7.0 | 4.0 | 5.0 | 4.5 | 497 | 503 |" in lines
-    assert "| my_config | 3.5 | 4.0 | 7.0 | 4.0 | 5.0 | 4.5 | – | – |" in lines
-    assert lines[-1] == "| *chance* | 4.8 | 4.8 | 9.5 | 9.5 | 4.8 | 4.8 | ≈500 | ≈500 |"
-    assert "2 chunk(s) of 8–10 segments" in md
+    cells = "3.5 [2.0–5.5] | 4.0 [3.0–6.0] | 7.0 | 4.0 | – (no full chunk) | 5.0 / 4.5"
+    assert f"| main (top-level params) | {cells} | – | – |" in lines
+    assert f"| τ = 0.3 | {cells} | 497 | 503 |" in lines
+    assert f"| my_config | {cells} | – | – |" in lines
+    assert lines[-1] == "| *chance* | 4.8 | 4.8 | 9.5 | 9.5 | 3.5 | 4.8 | ≈500 | ≈500 |"
+    assert "2 chunk(s) of 8–10 segments" in md and "100 resamples" in md
 
 
 def test_table2_layout():
     md = tables.table2(fake_probes())
-    assert "| Musicnn | 0.750 (0.78) | – (0.22) | 0.750 (0.79) | – (0.18) |" in md
-    assert "| CL_agg | 0.750 (0.71) | – (0.11) | 0.750 (0.68) | – (0.07) |" in md
-    assert "excluded, lacking a positive or a negative test video: jazz" in md
+    assert "| Musicnn | 0.750 (0.78) | 0.400 (0.22) | – | 0.750 (0.79) | – (0.18) |" in md
+    assert "| CL_agg | 0.750 (0.71) | 0.400 (0.11) | – | 0.750 (0.68) | – (0.07) |" in md
+    assert "without a positive or a negative test video: jazz" in md and "F1 over 3 classes" in md
 
 
 def test_render_holds_both_tables():

@@ -83,3 +83,11 @@ def test_loss_needs_two_pairs(name):
 def test_unknown_loss_is_named():
     with pytest.raises(ValueError, match="infonce"):
         losses.contrastive_loss("infonce")
+
+
+@pytest.mark.parametrize("name", losses.LOSSES)
+@pytest.mark.parametrize("batch", [2, 6, 48, 1000])
+def test_chance_loss_is_the_loss_of_equal_logits(name, batch):
+    same = torch.ones(batch, 3)
+    assert losses.chance_loss(name, batch) == pytest.approx(
+        float(losses.contrastive_loss(name)(same, same, 0.5)), rel=1e-6)

@@ -36,18 +36,17 @@ def test_aggregate_mean_per_video_in_given_order():
 
 
 def test_video_table_order_labels_and_bad_index():
-    seg_ids = np.array(["b", "b", "a", "a"])
-    seg_split = np.array(["test", "test", "train", "train"])
+    ids, split = np.array(["b", "a"]), np.array(["test", "train"])          # the layout's order
     rows = [{"video_id": "a", "split": "train", "genre": "pop", "tags": ["x"]},
             {"video_id": "b", "split": "test", "genre": "", "tags": []},
             {"video_id": "a", "split": "", "genre": "jazz", "tags": [], "status": "skipped"}]
-    v = video_table(seg_ids, seg_split, rows)
+    v = video_table(ids, split, rows)
     assert list(v.ids) == ["b", "a"] and list(v.split) == ["test", "train"]
     assert v.genre == ["", "pop"] and v.tags == [[], ["x"]]
     with pytest.raises(ValueError, match="index.csv.*no row"):
-        video_table(seg_ids, seg_split, rows[:1] + rows[2:])
+        video_table(ids, split, rows[:1] + rows[2:])
     with pytest.raises(ValueError, match="split differs"):
-        video_table(seg_ids, np.array(["val", "val", "train", "train"]), rows)
+        video_table(ids, np.array(["val", "train"]), rows)
 
 
 def test_standardise_uses_training_rows_only():
@@ -95,20 +94,46 @@ def test_choose_threshold_maximises_validation_f1():
     assert probes.choose_threshold(np.zeros(5), s[:5]) == 0.5
 
 
-def test_score_excludes_classes_absent_from_test():
+def test_score_auc_over_classes_with_both_labels_f1_over_true_or_predicted_classes():
     task = probes.Task("genre", ["a", "b", "c", "d"], False, np.zeros(0), np.zeros(0, bool))
     y = np.array([0, 0, 1, 1, 1, -1])                 # c, d absent; -1: genre unseen in training
     rng = np.random.default_rng(3)
     p = rng.dirichlet(np.ones(4), size=6)
+    p[0, 2] = 2.0                                     # predicted c once: a false positive of c
     out = probes.score(task, y, p, None)
     assert out["excluded"] == ["c", "d"] and out["n_evaluated"] == 2
     auc = np.mean([roc_auc_score(y == k, p[:, k]) for k in (0, 1)])
-    f1 = f1_score(y, p.argmax(1), labels=[0, 1], average="macro", zero_division=0)
+    predicted = p.argmax(1)
+    labels = sorted({0, 1} | {int(k) for k in predicted})   # c (and d if predicted) count
+    f1 = f1_score(y, predicted, labels=labels, average="macro", zero_division=0)
+    assert 2 in labels and out["f1_classes"] == len(labels)
     assert out["auc"] == pytest.approx(auc) and out["f1"] == pytest.approx(f1)
-    # a class every test video has has no negative: excluded too
+    # the false positive of c costs F1: with c left out (the old protocol) it would be higher
+    assert out["f1"] < f1_score(y, predicted, labels=[0, 1], average="macro", zero_division=0)
+    # a class every test video has has no negative: excluded from AUC, kept in F1
     tags = probes.Task("tags", ["x", "y"], True, np.zeros(0), np.zeros(0, bool))
-    out = probes.score(tags, np.array([[1, 0], [1, 1], [1, 0]]), rng.uniform(size=(3, 2)), np.full(2, .5))
-    assert out["excluded"] == ["x"] and out["n_evaluated"] == 1
+    truth = np.array([[1, 0], [1, 1], [1, 0]])
+    scores = rng.uniform(size=(3, 2))
+    out = probes.score(tags, truth, scores, np.full(2, .5))
+    assert out["excluded"] == ["x"] and out["n_evaluated"] == 1 and out["f1_classes"] == 2
+    assert out["f1_at_half"] == out["f1"]              # thresholds 0.5: the two protocols agree
+
+
+def test_probe_aggregations_give_intervals_of_auc_and_of_the_gain_over_mean():
+    videos, x = synthetic_videos()
+    seg_ids = np.repeat(videos.ids, 2)
+    xs = np.repeat(x, 2, axis=0) + np.random.default_rng(0).normal(size=(len(seg_ids), x.shape[1]))
+    cfg = {**CFG, "aggregate": "mean", "compare_aggregates": ["mean", "max"]}
+    xs = xs.astype(np.float32)
+    out = probes.probe_aggregations(lambda how: pooling.aggregate(xs, seg_ids, videos.ids, how),
+                                    videos, cfg, seed=0, name="rep", n_boot=200)
+    low, high = out["genre"]["auc_ci95"]
+    assert low <= out["genre"]["auc"] <= high
+    gain = out["by_aggregate"]["mean"]["genre"]["auc_minus_primary_ci95"]
+    assert gain == [0.0, 0.0]                          # mean against itself: no gain, any resample
+    gain = out["by_aggregate"]["max"]["genre"]["auc_minus_primary_ci95"]
+    diff = out["by_aggregate"]["max"]["genre"]["auc"] - out["genre"]["auc"]
+    assert gain[0] <= diff <= gain[1]
 
 
 def test_probes_learn_separable_data_deterministically():

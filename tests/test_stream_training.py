@@ -109,7 +109,7 @@ def test_fit_on_tiny_blocks_is_seeded_and_matches_in_memory_with_one_window(stor
     s, ids, split, audio, video = stores
     cfg = dict(head_layers=2, hidden_dim=8, embed_dim=4, head_activation="none", batchnorm=False,
                dropout=0.0, single_head=False, tau=0.5, learn_tau=False)
-    fit = dict(loss="paper", batch_size=4, lr=0.01, lr_gamma=1.0, patience=5, max_epochs=3,
+    fit = dict(loss="clip", batch_size=4, lr=0.01, lr_gamma=1.0, patience=5, max_epochs=3,
                rank_pool=5, device=torch.device("cpu"), progress=False)
 
     def run(train, val, seed=0, **extra):

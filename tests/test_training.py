@@ -1,4 +1,5 @@
 import csv
+import math
 import shutil
 from pathlib import Path
 
@@ -73,10 +74,10 @@ def test_fit_aligns_pairs_restores_best_epoch_and_decays_lr(splits, overrides):
     assert val_median_rank(model, splits["val"]) == best["val_median_rank"] < chance / 2
     assert model.tau.item() == pytest.approx(best["tau"])
     assert not model.training
-    loss_fn = contrastive_loss(cfg["loss"])
     val_batches = epoch_batches(splits["val"].video_ids, cfg["batch_size"],
                                 np.random.default_rng(0))
     a, v = (torch.from_numpy(x) for x in (splits["val"].audio, splits["val"].video))
+    loss_fn = contrastive_loss(cfg["loss"])
     with torch.no_grad():
         per_batch = [float(loss_fn(*model(a[i], v[i]), model.tau)) for i in map(torch.as_tensor, val_batches)]
     assert np.mean(per_batch) == pytest.approx(result.best_val_loss, rel=1e-5)
@@ -154,3 +155,50 @@ def test_train_stage(tmp_path, monkeypatch):
     write_features(Path("features/video.zarr"), np.zeros((10, 16), np.float32))
     with pytest.raises(ValueError, match="video.zarr"):
         train.main(["--config", "main"])
+
+
+def test_losses_relative_to_chance_compare_batches_of_different_sizes(splits):
+    """Validation batches of 6 pairs and training batches of 40: the raw losses differ by
+    their chance scale alone, the losses relative to chance do not (lr 0: no learning)."""
+    _, result = fitted(splits, config(lr=0.0, batchnorm=False, dropout=0.0, batch_size=40,
+                                      max_epochs=1))
+    first = result.history[0]
+    assert first["train_loss"] > 1.5 * first["val_loss"]
+    assert first["train_loss_vs_chance"] == pytest.approx(first["val_loss_vs_chance"], abs=0.05)
+    assert first["val_loss_vs_chance"] == pytest.approx(1.0, abs=0.05)
+
+
+def test_the_aligned_configuration_learns_a_tau_well_above_the_clamp():
+    """Well-aligned pairs (validation median rank 1): with the printed loss a learned tau keeps
+    falling towards its clamp (0.01) while the loss falls without bound, so early stopping on
+    the validation loss follows 1/tau; the `aligned` configuration's loss has a finite optimum
+    in tau, where tau settles. Small batches and lr 0.01 give tau hundreds of steps to move."""
+    video_ids, split = video_layout(60)
+    audio, video = synthetic_pairs(video_ids, noise=1.0)
+    pairs = {s: Pairs(audio[split == s], video[split == s], video_ids[split == s])
+             for s in ("train", "val")}
+    cfg = train_config(load_params(REPO / "params.yaml"), "aligned")
+    cfg.update(hidden_dim=32, embed_dim=16, max_epochs=40, patience=40, lr=0.01, batch_size=32)
+    model, result = fitted(pairs, cfg)
+    taus = [h["tau"] for h in result.history]
+    assert val_median_rank(model, pairs["val"]) == 1                        # aligned
+    assert min(taus) > 5 * heads.MIN_TAU and abs(taus[-1] - taus[-10]) < 0.01   # settled
+    _, printed = fitted(pairs, {**cfg, "loss": "paper"})                   # the refused choice
+    printed_taus = [h["tau"] for h in printed.history]
+    assert printed_taus[-1] < 0.4 * min(taus) and printed.best_epoch == len(printed_taus)
+    # the printed loss with a learned tau is refused, naming the configuration and the fix
+    params = load_params(REPO / "params.yaml")
+    params["configs"]["aligned"]["loss"] = "paper"
+    with pytest.raises(ValueError, match="'aligned': learn_tau with loss paper .* use loss: clip"):
+        train_config(params, "aligned")
+
+
+def test_the_printed_loss_falls_without_bound_as_tau_shrinks_on_aligned_pairs():
+    """Why it is refused: on perfectly aligned unit vectors the printed loss keeps falling
+    as tau falls (no optimum), CLIP's cross-entropy does not (it tends to 0)."""
+    za = torch.nn.functional.normalize(torch.randn(256, 16, generator=torch.Generator().manual_seed(0)), dim=1)
+    paper, clip = contrastive_loss("paper"), contrastive_loss("clip")
+    taus = [0.3, 0.1, 0.03, 0.01, 0.003]
+    assert all(paper(za, za, a) > paper(za, za, b) + 1 for a, b in zip(taus, taus[1:]))
+    assert paper(za, za, 0.003) < -50
+    assert all(0 <= clip(za, za, t) < 2 * math.log(256) for t in taus)

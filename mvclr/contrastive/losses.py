@@ -10,9 +10,13 @@ cosine similarity divided by the temperature tau: S[j, k] = cos(a_j, v_k) / tau.
   L = (1/B) sum_j (l_j(a->v) + l_j(v->a)). Unlike a cross-entropy it is unbounded below.
 - `clip`: the authors' code (CLIP): cross-entropy over the rows plus cross-entropy over the
   columns of S, the positive included in the denominator.
-Both are sums of the two directions' batch means, so they share one scale.
+Both are sums of the two directions' batch means, so they share one scale. Their value at
+chance (all logits equal) depends on the batch size B: 2 log(B - 1) for `paper`, 2 log B for
+`clip` (`chance_loss`); a loss divided by it is comparable across batch sizes (1 = chance).
 """
 from __future__ import annotations
+
+import math
 
 import torch
 import torch.nn.functional as F
@@ -41,6 +45,12 @@ def clip_loss(za: torch.Tensor, zv: torch.Tensor, tau: torch.Tensor | float) -> 
     s = similarity(za, zv, tau)
     target = torch.arange(_batch_size(s), device=s.device)
     return F.cross_entropy(s, target) + F.cross_entropy(s.T, target)
+
+
+def chance_loss(name: str, batch_size: int) -> float:
+    """The loss `name` when every logit of a batch of `batch_size` pairs is equal."""
+    contrastive_loss(name)
+    return 2 * math.log(batch_size - 1 if name == "paper" else batch_size)
 
 
 def contrastive_loss(name: str):

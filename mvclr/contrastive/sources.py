@@ -19,7 +19,8 @@ from mvclr.features.paired import PairedStores
 class Window:
     audio: np.ndarray | None     # [rows, audio dim] (None when not asked for)
     video: np.ndarray | None     # [rows, video dim]
-    videos: np.ndarray           # int [rows]: equal codes = segments of one video
+    videos: np.ndarray           # int [rows]: equal codes = segments of one video; codes sort as
+                                 # the video ids do
 
 
 class StoreSplit:
@@ -44,7 +45,8 @@ class StoreSplit:
         parts = []
         for b in blocks:
             rows, mask = self._rows(b)
-            parts.append(self.stores.layout.video_of(np.arange(rows.start, rows.stop))[mask])
+            layout = self.stores.layout
+            parts.append(layout.codes[layout.video_of(np.arange(rows.start, rows.stop))[mask]])
         return np.concatenate(parts) if parts else np.zeros(0, dtype=np.int64)
 
     def read(self, blocks, audio: bool = True, video: bool = True) -> Window:

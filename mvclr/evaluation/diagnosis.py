@@ -1,7 +1,8 @@
 """Diagnosis of every trained configuration (main and every key of `configs`) on the test split:
 the statistics of mvclr.evaluation.diagnostics per configuration over pools of `eval.rank_pool`
-test segments (the paper's chunks), the saturation of its output sigmoids, its similarity
-histograms and its validation curve.
+test segments (the paper's chunks, in their seeded order of test videos), the saturation of its
+output sigmoids, its similarity histograms, its validation curve, and 95 % bootstrap intervals
+over test videos (mvclr.evaluation.intervals) of every quantity a verdict tests.
 
 Scale: one pass over the stores embeds the test rows with every configuration (counting the
 saturated sigmoid units on the way) and keeps them, with the frozen features of the test rows, in
@@ -19,18 +20,19 @@ from tqdm import tqdm
 from mvclr import paths
 from mvclr.config import config_names
 from mvclr.contrastive import heads
-from mvclr.evaluation import diagnostics, retrieval
-from mvclr.evaluation.embedded import spill, split_counts
+from mvclr.evaluation import authors_code, diagnostics, intervals, retrieval
+from mvclr.evaluation.embedded import spill
+from mvclr.evaluation.rowfile import RowFile
 from mvclr.features.paired import PairedStores
 
 
 class SaturationCounter:
-    """A transform for `spill`: a model's embeddings, counting on the way the output-sigmoid
-    units beyond +-diagnostics.SATURATED of each head."""
+    """A transform for `spill`: a model's embeddings, keeping on the way each segment's share of
+    output-sigmoid units beyond +-diagnostics.SATURATED, per head."""
 
     def __init__(self, model: heads.ProjectionModel):
         self.model = model
-        self.counts = {"audio": [0, 0], "video": [0, 0]}        # saturated, all
+        self.per_segment = {"audio": [], "video": []}
 
     @torch.no_grad()
     def __call__(self, audio: np.ndarray, video: np.ndarray):
@@ -40,15 +42,12 @@ class SaturationCounter:
                 if head is not None:
                     standardise = getattr(self.model, f"standardise_{name}")
                     pre = head[:-1](standardise(torch.as_tensor(x, dtype=torch.float32))).numpy()
-                    self.counts[name][0] += diagnostics.saturation(pre) * pre.size
-                    self.counts[name][1] += pre.size
+                    self.per_segment[name].append(np.mean(np.abs(pre) > diagnostics.SATURATED, axis=1))
         return heads.embed(self.model, audio, video)
 
-    def shares(self) -> dict[str, float | None] | None:
-        """Saturated share of each head's output sigmoid (None: no such head or no sigmoid)."""
-        if self.model.config["head_activation"] != "sigmoid":
-            return None
-        return {name: (float(c[0] / c[1]) if c[1] else None) for name, c in self.counts.items()}
+    def shares(self) -> dict[str, np.ndarray]:
+        """Each head's per-segment saturated shares (heads with an output sigmoid only)."""
+        return {name: np.concatenate(v) for name, v in self.per_segment.items() if v}
 
 
 def chance_median_rank(n: int, pool: int) -> float:
@@ -65,35 +64,57 @@ def read_curve(path: Path) -> tuple[list[int], list[float]]:
     return [int(r["epoch"]) for r in rows], [float(r["val_median_rank"]) for r in rows]
 
 
+def configuration(counter: SaturationCounter, za: RowFile, zv: RowFile, ids: np.ndarray,
+                  pools: list, n_boot: int, seed: int) -> tuple[dict, dict]:
+    """The diagnostics of one configuration on the test split with intervals, and its
+    similarity histograms."""
+    model, tau = counter.model, counter.model.tau.item()
+    stats = diagnostics.diagnose(za, zv, ids, tau, pools)
+    histograms = stats.pop("histograms")
+    shares = counter.shares()
+    sigmoid = model.config["head_activation"] == "sigmoid"
+    entry = {"head_activation": model.config["head_activation"], **stats,
+             "saturation": {m: float(shares[m].mean()) if m in shares else None
+                            for m in ("audio", "video")} if sigmoid else None}
+    ci = {"entropy_share": intervals.entropy_share(za, zv, tau, ids, n_boot, seed, pools),
+          "gap_share": intervals.gap_share(za, zv, ids, n_boot, seed)}
+    if sigmoid:
+        ci["saturation"] = {m: intervals.saturation(x, ids, n_boot, seed) for m, x in shares.items()}
+    entry["ci95"] = ci
+    return entry, histograms
+
+
 def diagnose_all(params: dict, stores: PairedStores, directory: Path) -> tuple[dict, dict, dict]:
     """(report, similarity histograms per configuration, validation curve per configuration)."""
-    counts = split_counts(stores.layout, "test")
-    n = int(counts.sum())
+    layout = stores.layout
+    test = layout.videos_of("test")
+    ids = layout.row_codes(test)                  # the test video of each test row
+    n = len(ids)
     if n < 2:
         raise ValueError("the segment store holds fewer than 2 test segments")
-    ids = np.repeat(np.arange(len(counts)), counts)        # test video of each test row
-    pool = params["eval"]["rank_pool"]
-    pools = retrieval.chunk_bounds(n, pool)
+    pool, seed, n_boot = params["eval"]["rank_pool"], params["seed"], params["eval"]["bootstrap"]
+    order = retrieval.chunk_order(ids, seed)
+    pools = [order[a:b] for a, b in retrieval.chunk_bounds(n, pool)]
     names = config_names(params)
     counters = {name: SaturationCounter(heads.load_trained(name)) for name in names}
-    jobs = {"frozen": (None, "test"), **{name: (counters[name], "test") for name in names}}
-    spilled = spill(stores, jobs, directory)
-    audio, video = spilled["frozen"]
-    report = {"split": "test", "n_segments": n,
+    spilled = spill(stores, {"frozen": (None, "test"),
+                             **{name: (counters[name], "test") for name in names}}, directory)
+    frozen = {}
+    for name, x in zip(("musicnn", "r2plus1d"), spilled["frozen"]):
+        frozen[name] = {**diagnostics.coherence_over_pools(x, ids, pools),
+                        "ci95": {"same_video_auc": intervals.same_video_auc(x, ids, n_boot, seed, pools)}}
+    report = {"split": "test", "n_segments": n, "bootstrap": n_boot,
               "pairwise": {"pool": pool, "pools": len(pools),
                            "how": "within pools of test segments (the paper's chunks), merged"},
-              "configs": {},
-              "frozen": {"musicnn": diagnostics.coherence_over_pools(audio, ids, pools),
-                         "r2plus1d": diagnostics.coherence_over_pools(video, ids, pools)}}
+              "configs": {}, "frozen": frozen}
     histograms, curves = {}, {}
     for name in tqdm(names, desc="diagnose"):
-        model, (za, zv) = counters[name].model, spilled[name]
-        stats = diagnostics.diagnose(za, zv, ids, model.tau.item(), pools)
-        histograms[name] = stats.pop("histograms")
-        report["configs"][name] = {"head_activation": model.config["head_activation"], **stats,
-                                   "saturation": counters[name].shares()}
+        za, zv = spilled[name]
+        report["configs"][name], histograms[name] = configuration(counters[name], za, zv, ids,
+                                                                  pools, n_boot, seed)
         if name == "main":      # the authors' evaluation code on perfect partners (true ranks 1)
-            report["authors_code_perfect"] = {**retrieval.evaluate_authors_code(za, za, pool),
-                                              "chance_median_rank": chance_median_rank(n, pool)}
+            report["authors_code_perfect"] = {
+                "literal": authors_code.literal(za, za, pool, order, ids, n_boot, seed),
+                "variant": authors_code.variant(za, za, pool, order, ids, n_boot, seed)}
         curves[name] = read_curve(paths.curve(name))
     return report, histograms, curves

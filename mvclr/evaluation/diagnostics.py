@@ -26,10 +26,10 @@ cosine similarity C[i, k] = cos(za[i], zv[k]), logits S = C / tau as in the loss
 A large test split is diagnosed by pools (`diagnose` with `pools`: the paper's chunks of
 `eval.rank_pool` segments): what is pairwise (logits and softmax entropy, uniformity, the
 similarity groups and their histograms, the AUCs, coherence) is computed within each pool
-(`pool_terms`) and merged (`combine`): entropy share, partner probability and AUCs are averaged
-over the pools with equal weight; uniformity, group means, standard deviations, histograms and
-coherence means are pooled over all within-pool pairs; the logit extremes are the extremes over
-pools. What is per pair (alignment, the modality gap) is exact over the whole split. With one
+(`pool_terms`) and merged (`combine`): entropy share and partner probability are means over
+segments (each segment's within its pool), AUCs are averaged over the pools with equal weight;
+uniformity, group means, standard deviations, histograms and coherence means are pooled over all
+within-pool pairs; the logit extremes are the extremes over pools. What is per pair (alignment, the modality gap) is exact over the whole split. With one
 pool (a split no larger than the pool) every figure is the whole split's.
 """
 from __future__ import annotations
@@ -56,6 +56,14 @@ def _entropy(logits: np.ndarray, axis: int) -> np.ndarray:
     p = np.exp(shifted)
     p /= p.sum(axis=axis, keepdims=True)
     return -np.sum(p * np.log(np.maximum(p, 1e-300)), axis=axis), p
+
+
+def entropies(za: np.ndarray, zv: np.ndarray, tau: float) -> tuple[np.ndarray, np.ndarray]:
+    """Softmax entropy (nats) of every row (a->v query) and every column (v->a query) of the
+    logits cos/tau over the pool."""
+    za, zv = _pairs(za, zv)
+    s = za @ zv.T / tau
+    return _entropy(s, axis=1)[0], _entropy(s, axis=0)[0]
 
 
 def logit_stats(za: np.ndarray, zv: np.ndarray, tau: float) -> dict:
@@ -201,8 +209,8 @@ def combine(terms: list[dict], tau: float) -> dict:
     return {"n": int(n), "tau": float(tau), "logit_min": low, "logit_max": high,
             "logit_range": high - low, "logit_bound": (1.0 if cos_min >= -1e-6 else 2.0) / tau,
             "cos_min": cos_min,
-            "entropy_share": float(np.mean([x["entropy_share"] for x in logits])),
-            "partner_prob_x_n": float(np.mean([x["partner_prob_x_n"] for x in logits])),
+            **{k: float(np.average([x[k] for x in logits], weights=[t["n"] for t in terms]))
+               for k in ("entropy_share", "partner_prob_x_n")},
             "alignment": sum(t["alignment"] for t in terms) / n,
             **{f"uniformity_{m}": float(np.log(sum(t["uniformity"][m][0] for t in terms)
                                                / sum(t["uniformity"][m][1] for t in terms)))
@@ -217,16 +225,16 @@ def combine(terms: list[dict], tau: float) -> dict:
                            for k in terms[0]["histograms"]}}
 
 
-def diagnose(za, zv, video_ids, tau: float, pools: list[tuple[int, int]] | None = None) -> dict:
+def diagnose(za, zv, video_ids, tau: float, pools: list[np.ndarray] | None = None) -> dict:
     """Every statistic of the module docstring for one configuration's partner pairs (arrays or
-    RowFiles), over `pools` of rows (default: one pool of all); "histograms" holds the summed
-    similarity histograms."""
+    RowFiles), over `pools` of rows (index arrays; default one pool of all); "histograms" holds
+    the summed similarity histograms."""
     video_ids = np.asarray(video_ids)
-    pools = pools or [(0, len(za))]
-    return combine([pool_terms(za[a:b], zv[a:b], video_ids[a:b], tau) for a, b in pools], tau)
+    pools = [np.arange(len(za))] if pools is None else pools
+    return combine([pool_terms(za[rows], zv[rows], video_ids[rows], tau) for rows in pools], tau)
 
 
-def coherence_over_pools(z, video_ids, pools: list[tuple[int, int]]) -> dict:
-    """`coherence` of vectors z (array or RowFile) over `pools` of rows."""
+def coherence_over_pools(z, video_ids, pools: list[np.ndarray]) -> dict:
+    """`coherence` of vectors z (array or RowFile) over `pools` of rows (index arrays)."""
     video_ids = np.asarray(video_ids)
-    return combine_coherence([coherence_terms(z[a:b], video_ids[a:b]) for a, b in pools])
+    return combine_coherence([coherence_terms(z[rows], video_ids[rows]) for rows in pools])

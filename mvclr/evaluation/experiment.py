@@ -17,7 +17,7 @@ from tqdm import tqdm
 from mvclr.config import config_names
 from mvclr.contrastive import heads
 from mvclr.contrastive.sources import StoreSplit
-from mvclr.evaluation import attention_pool, probes, retrieval
+from mvclr.evaluation import attention_pool, probes, table1
 from mvclr.evaluation.embedded import embedder, spill
 from mvclr.evaluation.pooling import REPRESENTATIONS, MODALITIES, pair_blocks, video_vectors
 from mvclr.evaluation.rowfile import RowFile
@@ -50,12 +50,13 @@ def embed_configs(params: dict, stores: PairedStores, probed: list[str], directo
             {name: out[f"all_{name}"] for name in probed})
 
 
-def retrieval_report(params: dict, test: dict) -> dict:
-    """Table 1 of every configuration from its test embeddings."""
-    pool = params["eval"]["rank_pool"]
-    entries = {name: retrieval.evaluate(za, zv, pool)
+def retrieval_report(params: dict, stores: PairedStores, test: dict) -> dict:
+    """Table 1 of every configuration from its test embeddings, with bootstrap intervals."""
+    pool, seed, n_boot = params["eval"]["rank_pool"], params["seed"], params["eval"]["bootstrap"]
+    ids = stores.layout.row_codes(stores.layout.videos_of("test"))
+    entries = {name: table1.evaluate(za, zv, pool, ids, seed, n_boot)
                for name, (za, zv) in tqdm(test.items(), desc="retrieval")}
-    return {"rank_pool": pool, "main": entries.pop("main"), "configs": entries}
+    return {"rank_pool": pool, "bootstrap": n_boot, "main": entries.pop("main"), "configs": entries}
 
 
 def attention_weights(params: dict, stores: PairedStores, videos: Videos,
@@ -105,5 +106,6 @@ def probe_report(params: dict, stores: PairedStores, videos: Videos, embedded: d
                                  weights=weights.get("frozen" if config is None else config))
         return of
 
-    return {name: probes.probe_aggregations(vectors(rep, config), videos, cfg, seed, name)
+    return {name: probes.probe_aggregations(vectors(rep, config), videos, cfg, seed, name,
+                                            params["eval"]["bootstrap"])
             for name, rep, config in tqdm(jobs, desc="probes")}

@@ -35,6 +35,7 @@ from sklearn.metrics import f1_score, precision_recall_curve, roc_auc_score
 
 from mvclr.contrastive.early_stopping import EarlyStopping
 from mvclr.contrastive.heads import mean_std
+from mvclr.evaluation import bootstrap
 from mvclr.evaluation.videos import Videos
 
 ROWS = 8192                 # rows per chunk of statistics, losses and scores
@@ -153,25 +154,70 @@ def choose_threshold(y_val: np.ndarray, score_val: np.ndarray) -> float:
 
 
 def score(task: Task, y_test: np.ndarray, scores: np.ndarray, thresholds: np.ndarray | None) -> dict:
-    """Macro ROC-AUC and F1 over the classes with a positive and a negative test video."""
+    """Macro ROC-AUC over the classes with a positive and a negative test video; macro F1 over
+    every class that has a positive test video or is predicted for one (a class the model
+    predicts but the test split lacks counts, with F1 0, so its false positives are paid for).
+    Genre: F1 of the arg-max; tags: F1 with the per-tag thresholds chosen on validation and,
+    as a plain protocol, F1 at threshold 0.5 (`f1_at_half`)."""
+    truth = test_truth(task, y_test)
     if task.multilabel:
-        truth = y_test.astype(bool)
-        pred = scores >= thresholds
+        preds = {"f1": scores >= thresholds, "f1_at_half": scores >= 0.5}
     else:
-        truth = y_test[:, None] == np.arange(len(task.classes))[None, :]
-        pred = scores.argmax(axis=1)[:, None] == np.arange(len(task.classes))[None, :]
-    positives = truth.sum(axis=0)
-    evaluated = [k for k in range(len(task.classes)) if 0 < positives[k] < len(truth)]
-    aucs = [roc_auc_score(truth[:, k], scores[:, k]) for k in evaluated]
-    f1s = [f1_score(truth[:, k], pred[:, k], zero_division=0) for k in evaluated]
-    return {"auc": float(np.mean(aucs)) if evaluated else None,
-            "f1": float(np.mean(f1s)) if evaluated else None,
-            "n_evaluated": len(evaluated),
+        preds = {"f1": scores.argmax(axis=1)[:, None] == np.arange(len(task.classes))[None, :]}
+    evaluated = auc_classes(truth)
+    out = {"auc": float(np.mean([roc_auc_score(truth[:, k], scores[:, k]) for k in evaluated]))
+           if evaluated else None}
+    for key, pred in preds.items():
+        counted = [k for k in range(len(task.classes)) if truth[:, k].any() or pred[:, k].any()]
+        out[key] = float(np.mean([f1_score(truth[:, k], pred[:, k], zero_division=0)
+                                  for k in counted])) if counted else None
+        out[f"{key}_classes"] = len(counted)
+    return {**out, "n_evaluated": len(evaluated),
             "excluded": [c for k, c in enumerate(task.classes) if k not in evaluated]}
 
 
-def run_probe(x: np.ndarray, split: np.ndarray, task: Task, cfg: dict, seed: int) -> dict:
-    """Train and test one probe. x: standardised video vectors [n, d]; cfg: params `probe`."""
+def test_truth(task: Task, y_test: np.ndarray) -> np.ndarray:
+    """bool [n_test, classes]: which class each test video has (a genre unseen in training
+    has none of them)."""
+    if task.multilabel:
+        return y_test.astype(bool)
+    return y_test[:, None] == np.arange(len(task.classes))[None, :]
+
+
+def auc_classes(truth: np.ndarray) -> list[int]:
+    """The classes with a positive and a negative test video: those a ROC-AUC is defined for."""
+    positives = truth.sum(axis=0)
+    return [k for k in range(truth.shape[1]) if 0 < positives[k] < len(truth)]
+
+
+def macro_auc_statistic(truth: np.ndarray, scores: np.ndarray):
+    """Bootstrap statistic (weights over test videos [B, n] -> [B]): the macro ROC-AUC over
+    the classes a resample has both positives and negatives of."""
+    classes = auc_classes(truth)
+
+    def statistic(w: np.ndarray) -> np.ndarray:
+        aucs = [bootstrap.weighted_auc(scores[truth[:, k], k], scores[~truth[:, k], k],
+                                       w[:, truth[:, k]], w[:, ~truth[:, k]]) for k in classes]
+        if not aucs:
+            return np.full(len(w), np.nan)
+        aucs = np.stack(aucs)
+        counted = np.isfinite(aucs).sum(axis=0)
+        return np.where(counted > 0, np.nansum(aucs, axis=0) / np.maximum(counted, 1), np.nan)
+    return statistic
+
+
+@dataclass
+class TestScores:
+    """A probe's scores of its test videos: what its test metrics and their intervals use."""
+    truth: np.ndarray          # bool [n_test, classes]
+    scores: np.ndarray         # float [n_test, classes]
+    videos: np.ndarray         # indices of the test videos into the video table
+
+
+def run_probe(x: np.ndarray, split: np.ndarray, task: Task, cfg: dict,
+              seed: int) -> tuple[dict, TestScores | None]:
+    """Train and test one probe. x: standardised video vectors [n, d]; cfg: params `probe`.
+    The metrics, and the test scores (None when the probe cannot run)."""
     train = np.flatnonzero(task.labelled & (split == "train"))
     val_mask = task.labelled & (split == "val")
     test = np.flatnonzero(task.labelled & (split == "test"))
@@ -182,13 +228,13 @@ def run_probe(x: np.ndarray, split: np.ndarray, task: Task, cfg: dict, seed: int
               "n_val": len(val), "n_test": len(test)}
     if not task.classes or not len(train) or not len(test):
         return {"auc": None, "f1": None, "n_evaluated": 0, "excluded": list(task.classes),
-                **counts, "classes": task.classes}
+                **counts, "classes": task.classes}, None
     model, epoch = train_mlp(
         x, task.y, train, val, multilabel=task.multilabel,
         n_out=len(task.classes), hidden=list(cfg["hidden"]), lr=cfg["lr"],
         weight_decay=cfg["weight_decay"], max_epochs=cfg["max_epochs"],
         patience=cfg["patience"], batch_size=cfg["batch_size"], seed=seed)
-    activation = (lambda z: torch.sigmoid(z)) if task.multilabel else (lambda z: torch.softmax(z, dim=1))
+    activation = torch.sigmoid if task.multilabel else (lambda z: torch.softmax(z, dim=1))
 
     def scores(rows: np.ndarray) -> np.ndarray:
         with torch.no_grad():
@@ -200,35 +246,65 @@ def run_probe(x: np.ndarray, split: np.ndarray, task: Task, cfg: dict, seed: int
         val_scores = scores(val)
         thresholds = np.array([choose_threshold(task.y[val, k], val_scores[:, k])
                                for k in range(len(task.classes))])
-    result = {**score(task, task.y[test], scores(test), thresholds), **counts,
+    test_scores = scores(test)
+    result = {**score(task, task.y[test], test_scores, thresholds), **counts,
               "best_epoch": epoch, "classes": task.classes}
     if thresholds is not None:
         result["thresholds"] = [float(t) for t in thresholds]
-    return result
+    return result, TestScores(test_truth(task, task.y[test]), test_scores, test)
 
 
-def probe_representation(x_video: np.ndarray, videos: Videos, cfg: dict, seed: int,
-                         name: str) -> dict:
-    """Genre and tag probes of one representation's video vectors (standardised in place)."""
+def probe_tasks(x_video: np.ndarray, videos: Videos, cfg: dict, seed: int,
+                name: str) -> dict[str, tuple[dict, TestScores | None]]:
+    """Genre and tag probes of one representation's video vectors (standardised in place), with
+    their test scores."""
     x = standardise(x_video, videos.split == "train")
     tasks = (genre_task(videos), tags_task(videos, cfg["top_tags"]))
     return {t.name: run_probe(x, videos.split, t, cfg, derive_seed(seed, name, t.name))
             for t in tasks}
 
 
-def probe_aggregations(vectors, videos: Videos, cfg: dict, seed: int, name: str) -> dict:
+def probe_representation(x_video: np.ndarray, videos: Videos, cfg: dict, seed: int,
+                         name: str) -> dict[str, dict]:
+    """Genre and tag probes of one representation's video vectors: their metrics."""
+    return {task: result for task, (result, _) in
+            probe_tasks(x_video, videos, cfg, seed, name).items()}
+
+
+def probe_aggregations(vectors, videos: Videos, cfg: dict, seed: int, name: str,
+                       n_boot: int = 0) -> dict:
     """Probes of one representation: the full results of aggregation cfg["aggregate"] (Table 2)
     and, under "by_aggregate", AUC and F1 of every aggregation of cfg["compare_aggregates"].
     vectors(how) gives the video vectors [n_videos, d] under aggregation `how` (a fresh float32
     array: the probes standardise it in place). Every aggregation's probes share their seeds, so
-    they differ by the video vectors only."""
+    they differ by the video vectors only. With n_boot: 95 % bootstrap intervals over test videos
+    of each AUC (`auc_ci95`) and of each aggregation's AUC minus the primary one's
+    (`auc_minus_primary_ci95`, same resamples)."""
     def run(how: str) -> dict:
-        return probe_representation(vectors(how), videos, cfg, seed, name)
+        return probe_tasks(vectors(how), videos, cfg, seed, name)
+
+    def ci(statistic, test: TestScores) -> list[float]:
+        return bootstrap.interval(statistic, test.videos, n_boot, seed)
 
     primary = cfg["aggregate"]
-    out = {**run(primary), "aggregate": primary, "by_aggregate": {}}
+    runs = {primary: run(primary)}
     for how in cfg.get("compare_aggregates", []):
-        tasks = out if how == primary else run(how)
-        out["by_aggregate"][how] = {t: {"auc": tasks[t]["auc"], "f1": tasks[t]["f1"]}
-                                    for t in ("genre", "tags")}
+        runs.setdefault(how, run(how))
+    out = {task: dict(result) for task, (result, _) in runs[primary].items()}
+    out.update(aggregate=primary, by_aggregate={})
+    for how in cfg.get("compare_aggregates", []):
+        entry = {}
+        for task, (result, test) in runs[how].items():
+            entry[task] = {"auc": result["auc"], "f1": result["f1"]}
+            base = runs[primary][task][1]
+            if n_boot and test is not None and result["auc"] is not None:
+                mine = macro_auc_statistic(test.truth, test.scores)
+                theirs = macro_auc_statistic(base.truth, base.scores)
+                entry[task]["auc_ci95"] = ci(mine, test)
+                entry[task]["auc_minus_primary_ci95"] = ci(lambda w: mine(w) - theirs(w), test)
+        out["by_aggregate"][how] = entry
+    if n_boot:
+        for task, (result, test) in runs[primary].items():
+            if test is not None and result["auc"] is not None:
+                out[task]["auc_ci95"] = ci(macro_auc_statistic(test.truth, test.scores), test)
     return out

@@ -11,38 +11,39 @@ equal, e.g. saturated sigmoids) ranks every partner last, not first. Similaritie
 TIE_TOL of the partner's count as tied, so float32 rounding cannot split exact ties.
 
 Pools:
-- `paper`: the paper's way, consecutive chunks of `pool` segments (store order), ranks within
-  each chunk, the median (and the other metrics) per chunk, averaged over chunks with equal
-  weight. The last partial chunk is folded into the previous full chunk, so every chunk holds
-  between pool and 2*pool-1 segments (a tiny remainder chunk would otherwise weigh as much as
-  a full one); with fewer than `pool` segments there is one chunk of all of them. The authors'
-  code drops the partial chunk instead, which would leave nothing on a small test split.
+- `paper`: the paper's way, chunks of `pool` segments, ranks within each chunk, the median (and
+  the other metrics) per chunk, averaged over chunks with equal weight. Chunks are consecutive
+  runs of a seeded random order of the test videos (`chunk_order`: a video's segments stay
+  together), so a catalogue sorted by artist or genre does not make chunks homogeneous. The
+  last partial chunk is folded into the previous full chunk, so every chunk holds between pool
+  and 2*pool-1 segments (a tiny remainder chunk would otherwise weigh as much as a full one);
+  with fewer than `pool` segments there is one chunk of all of them.
 - `full`: one pool of the whole split.
 The chance level of a pool of n is the expectation for random embeddings: median and mean rank
 (n+1)/2, R@k = min(k, n)/n; for `paper` averaged over the chunks like the metrics.
-
-`authors_code` reproduces the computation of the authors' evaluation code
-(get_validation_metrics in KarelVeldkamp/Multimodal-Musicvideo-Representation): it takes
-diag(argsort(similarity)), the index of the candidate sorted into position i, which is not the
-rank of the partner at all, so its "median rank" sits at chance whatever the embeddings (even
-perfect ones). Given here (1-based, same chunks as `paper`) to explain the paper's Table 1.
-That code also computes a->v from the row argsort (a slip); here a->v uses the columns.
+Every median rank comes with a 95 % bootstrap interval over test videos (`ci95`,
+mvclr.evaluation.bootstrap), also for `ratio`: the mean of the a->v and v->a median ranks over
+chance, the quantity the verdicts test. What the authors' evaluation code computes is in
+mvclr.evaluation.authors_code; mvclr.evaluation.table1 puts both together.
 
 Memory stays bounded: `ranks` reads the embeddings by blocks (arrays, or RowFiles of
 mvclr.evaluation.rowfile for a split too large to hold) and holds one block of queries against
-one block of candidates at a time (similarity.BLOCK_ELEMENTS similarities), counting both directions from
-the same block; a chunk of the paper's way is gathered into memory (at most 2 * pool rows).
-The whole-split ranking stays exact; its time grows with the square of the split.
+one block of candidates at a time (similarity.BLOCK_ELEMENTS similarities), counting both
+directions from the same block; a chunk of the paper's way is gathered into memory (at most
+2 * pool rows). The whole-split ranking stays exact; its time grows with the square of the split.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
-from mvclr.evaluation import similarity
-from mvclr.evaluation.similarity import normalise, query_blocks
+from mvclr.evaluation import bootstrap, similarity
+from mvclr.evaluation.similarity import normalise
 
 TIE_TOL = 1e-6
 RECALL_AT = (1, 5, 10)
+CHUNK_STREAM = 0x636875      # seeds the chunk order apart from every other use of `seed`
 QUERY_ROWS = 16384           # queries per block of `ranks`
 
 
@@ -87,6 +88,16 @@ def partner_ranks(queries, candidates) -> np.ndarray:
     return ranks(queries, candidates)[0]
 
 
+def chunk_order(video_ids: np.ndarray, seed: int) -> np.ndarray:
+    """Row order of the paper's chunks: the videos in a random order seeded by `seed`, each
+    video's segments together and in their store order."""
+    _, video = np.unique(np.asarray(video_ids), return_inverse=True)
+    n_videos = int(video.max()) + 1 if len(video) else 0
+    position = np.empty(n_videos, dtype=np.int64)
+    position[np.random.default_rng([seed, CHUNK_STREAM]).permutation(n_videos)] = np.arange(n_videos)
+    return np.lexsort((np.arange(len(video)), position[video]))
+
+
 def chunk_bounds(n: int, pool: int | None) -> list[tuple[int, int]]:
     """Consecutive chunks of `pool` items, the partial remainder folded into the last full
     chunk; one chunk of everything when pool is None or n <= pool."""
@@ -115,63 +126,96 @@ def chance_summary(n: int) -> dict:
     return out
 
 
-def _mean_dicts(dicts: list[dict]) -> dict:
+def mean_dicts(dicts: list[dict]) -> dict:
+    """Key-wise mean of dicts of numbers."""
     return {k: float(np.mean([d[k] for d in dicts])) for k in dicts[0]}
 
 
-def evaluate_pool(za, zv, pool: int | None) -> dict:
-    """Metrics a->v and v->a averaged over the chunks of `pool` (None: one pool of all, read by
-    blocks), with the chance level and the chunk sizes."""
+@dataclass
+class PoolRanks:
+    """Partner ranks of one pool layout, rows in the embeddings' order."""
+    a2v: np.ndarray            # int [n]: rank of zv[i] for the query za[i], within i's chunk
+    v2a: np.ndarray            # int [n]: rank of za[i] for the query zv[i], within i's chunk
+    chunk: np.ndarray          # int [n]: the chunk of row i
+    sizes: list[int]           # segments per chunk
+
+    @property
+    def chance(self) -> float:
+        """Chance median rank, averaged over the chunks like the metrics."""
+        return float(np.mean([(s + 1) / 2 for s in self.sizes]))
+
+
+def pool_ranks(za, zv, pool: int | None, order: np.ndarray | None = None) -> PoolRanks:
+    """Ranks within chunks of `pool` consecutive rows of `order` (default: the rows as given;
+    pool None: one pool of all, read by blocks). za, zv: arrays or RowFiles."""
     n = _check_pair(za, zv)
-    per_chunk, chance = [], []
+    a2v, v2a = np.empty(n, np.int64), np.empty(n, np.int64)
+    chunk = np.empty(n, np.int64)
     bounds = chunk_bounds(n, pool)
-    for start, stop in bounds:
-        a, v = (za, zv) if (start, stop) == (0, n) else (za[start:stop], zv[start:stop])
-        a2v, v2a = (rank_summary(r) for r in ranks(a, v))
+    for c, (start, stop) in enumerate(bounds):
+        if order is None and (start, stop) == (0, n):
+            a2v[:], v2a[:] = ranks(za, zv)
+            chunk[:] = c
+            continue
+        rows = np.arange(start, stop) if order is None else np.asarray(order)[start:stop]
+        a2v[rows], v2a[rows] = ranks(za[rows], zv[rows])
+        chunk[rows] = c
+    return PoolRanks(a2v, v2a, chunk, [b - a for a, b in bounds])
+
+
+def summarise(ranks: PoolRanks) -> dict:
+    """Metrics a->v and v->a averaged over the chunks, with the chance level and chunk sizes."""
+    per_chunk, chance = [], []
+    for c, size in enumerate(ranks.sizes):
+        rows = ranks.chunk == c
+        a2v, v2a = rank_summary(ranks.a2v[rows]), rank_summary(ranks.v2a[rows])
         per_chunk.append({**{f"{k}_a2v": x for k, x in a2v.items()},
                           **{f"{k}_v2a": x for k, x in v2a.items()}})
-        chance.append(chance_summary(stop - start))
-    sizes = [b - a for a, b in bounds]
-    return {**_mean_dicts(per_chunk), "chance": _mean_dicts(chance),
-            "n_segments": n, "n_chunks": len(sizes),
-            "min_chunk": min(sizes), "max_chunk": max(sizes)}
+        chance.append(chance_summary(size))
+    return {**mean_dicts(per_chunk), "chance": mean_dicts(chance), "n_segments": len(ranks.chunk),
+            "n_chunks": len(ranks.sizes), "min_chunk": min(ranks.sizes),
+            "max_chunk": max(ranks.sizes)}
 
 
-def authors_code_ranks(za: np.ndarray, zv: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """What the authors' code took for ranks, 1-based: diag(argsort(sim)) of the
-    video x audio cosine similarity matrix, along rows for v->a and along columns for a->v
-    (a column of video x audio is a row of audio x video). One chunk, in memory."""
-    _check_pair(za, zv)
-    za, zv = normalise(za), normalise(zv)
-    n = len(za)
-    a2v, v2a = np.empty(n, dtype=np.int64), np.empty(n, dtype=np.int64)
-    for rows in query_blocks(n, n):
-        local, diag = np.arange(rows.stop - rows.start), np.arange(rows.start, rows.stop)
-        v2a[rows] = np.argsort(zv[rows] @ za.T, axis=1)[local, diag] + 1
-        a2v[rows] = np.argsort(za[rows] @ zv.T, axis=1)[local, diag] + 1
-    return a2v, v2a
+def chunk_medians(values: np.ndarray, chunk: np.ndarray, n_chunks: int, combine=np.nanmean):
+    """Bootstrap statistic: per chunk, the median of `values` under the resample's weights,
+    combined over the chunks (default: their mean; chunks a resample misses are left out)."""
+    def statistic(w: np.ndarray) -> np.ndarray:
+        medians = np.stack([bootstrap.weighted_median(values[chunk == c], w[:, chunk == c])
+                            for c in range(n_chunks)], axis=1)
+        with np.errstate(all="ignore"):
+            return combine(medians, axis=1)
+    return statistic
 
 
-def evaluate_authors_code(za, zv, pool: int) -> dict:
-    """Median 'ranks' of the authors' code, over the same chunks as the paper's way."""
-    meds = []
-    for start, stop in chunk_bounds(len(za), pool):
-        a2v, v2a = authors_code_ranks(za[start:stop], zv[start:stop])
-        meds.append({"median_rank_a2v": float(np.median(a2v)),
-                     "median_rank_v2a": float(np.median(v2a))})
-    return _mean_dicts(meds)
+def median_rank_intervals(ranks: PoolRanks, video_ids: np.ndarray, n_boot: int,
+                          seed: int) -> dict[str, list[float]]:
+    """95 % bootstrap intervals over test videos of the a->v and v->a median ranks and of
+    their mean over chance (`ratio`); the same resamples for all three."""
+    n = len(ranks.sizes)
+    a2v, v2a = (chunk_medians(r.astype(float), ranks.chunk, n) for r in (ranks.a2v, ranks.v2a))
+    return {"median_rank_a2v": bootstrap.interval(a2v, video_ids, n_boot, seed),
+            "median_rank_v2a": bootstrap.interval(v2a, video_ids, n_boot, seed),
+            "ratio": bootstrap.interval(lambda w: (a2v(w) + v2a(w)) / 2 / ranks.chance,
+                                        video_ids, n_boot, seed)}
 
 
-def evaluate(za, zv, pool: int) -> dict:
-    """Table 1 metrics of one configuration on the test split: the paper's way (chunks of
-    `pool`), the whole split, and the authors' code's computation."""
-    return {"paper": evaluate_pool(za, zv, pool),
-            "full": evaluate_pool(za, zv, None),
-            "authors_code": evaluate_authors_code(za, zv, pool)}
+def evaluate_pool(za, zv, pool: int | None, video_ids: np.ndarray,
+                  seed: int, n_boot: int = 0) -> dict:
+    """Metrics of one pool layout (`pool` None: one pool of all; else the paper's chunks in
+    `chunk_order`), with bootstrap intervals over videos when n_boot > 0."""
+    order = None if pool is None else chunk_order(video_ids, seed)
+    ranks = pool_ranks(za, zv, pool, order)
+    out = summarise(ranks)
+    if n_boot:
+        out["ci95"] = median_rank_intervals(ranks, video_ids, n_boot, seed)
+    return out
 
 
-def median_rank(za, zv, pool: int | None = None) -> float:
-    """One number for validation curves: the mean of the a->v and v->a median ranks,
-    over one pool of all rows (pool=None) or the paper's chunks of `pool`."""
-    m = evaluate_pool(za, zv, pool)
+def median_rank(za, zv, pool: int | None = None,
+                video_ids: np.ndarray | None = None, seed: int = 0) -> float:
+    """One number for validation curves: the mean of the a->v and v->a median ranks, over one
+    pool of all rows (pool None) or the paper's chunks of `pool` (video_ids needed)."""
+    order = None if pool is None else chunk_order(video_ids, seed)
+    m = summarise(pool_ranks(za, zv, pool, order))
     return (m["median_rank_a2v"] + m["median_rank_v2a"]) / 2

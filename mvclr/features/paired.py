@@ -9,6 +9,7 @@ The decode stage writes each video's segments in consecutive rows, which `read_l
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Iterator
 
@@ -33,6 +34,17 @@ class Layout:
     @property
     def n_segments(self) -> int:
         return int(self.start[-1] + self.count[-1]) if len(self.start) else 0
+
+    @cached_property
+    def codes(self) -> np.ndarray:
+        """int [n_videos]: each video's rank among the ids, so codes sort as the ids do (what
+        seeded orders of videos, e.g. the paper's chunks, are drawn over)."""
+        return np.argsort(np.argsort(self.ids, kind="stable"), kind="stable")
+
+    def row_codes(self, videos) -> np.ndarray:
+        """`codes` of the videos of each row of `videos` (indices into ids), consecutively."""
+        videos = np.asarray(videos, dtype=np.int64)
+        return np.repeat(self.codes[videos], self.count[videos])
 
     def video_of(self, rows) -> np.ndarray:
         """Video (index into `ids`) of each row."""

@@ -50,46 +50,74 @@ def _row(cells: list) -> str:
     return "| " + " | ".join(str(c) for c in cells) + " |"
 
 
+def _with_ci(entry: dict, key: str) -> str:
+    """'4.0 [3.0–6.5]': a median rank with its bootstrap interval when there is one."""
+    value = entry.get(key)
+    ci = entry.get("ci95", {}).get(key)
+    if value is None:
+        return "–"
+    return f"{value:.1f}" + (f" [{ci[0]:.1f}–{ci[1]:.1f}]" if ci else "")
+
+
 def table1(retrieval: dict) -> str:
     """Median ranks of every configuration (retrieval.json), chance level as the last row."""
     header = ["Configuration", "MR a→v", "MR v→a", "MR a→v (whole test)", "MR v→a (whole test)",
-              "authors' code a→v", "authors' code v→a", "paper a→v", "paper v→a"]
+              "authors' code", "authors' code, variant a→v / v→a", "paper a→v", "paper v→a"]
     lines = [_row(header), _row(["---"] + ["---:"] * (len(header) - 1))]
     entries = {"main": retrieval["main"], **retrieval.get("configs", {})}
     for name, m in entries.items():
         paper = PAPER_TABLE1.get(name, (None, None)) if name != "main" else (None, None)
+        code, variant = m["authors_code"], m["authors_code_variant"]
         lines.append(_row([
             CONFIG_TITLES.get(name, name),
-            _num(m["paper"]["median_rank_a2v"], 1), _num(m["paper"]["median_rank_v2a"], 1),
-            _num(m["full"]["median_rank_a2v"], 1), _num(m["full"]["median_rank_v2a"], 1),
-            _num(m["authors_code"]["median_rank_a2v"], 1),
-            _num(m["authors_code"]["median_rank_v2a"], 1),
+            _with_ci(m["paper"], "median_rank_a2v"), _with_ci(m["paper"], "median_rank_v2a"),
+            _with_ci(m["full"], "median_rank_a2v"), _with_ci(m["full"], "median_rank_v2a"),
+            _with_ci(code, "median_rank_v2a") if code["n_chunks"] else "– (no full chunk)",
+            f"{_num(variant['median_rank_a2v'], 1)} / {_num(variant['median_rank_v2a'], 1)}",
             _num(paper[0], 0), _num(paper[1], 0)]))
     main = retrieval["main"]
     chance, chance_full = main["paper"]["chance"]["median_rank"], main["full"]["chance"]["median_rank"]
     lines.append(_row(["*chance*"] + [_num(chance, 1)] * 2 + [_num(chance_full, 1)] * 2
-                      + [_num(chance, 1)] * 2 + ["≈500", "≈500"]))
+                      + [_num(main["authors_code"]["chance_median_rank"], 1),
+                         _num(main["authors_code_variant"]["chance_median_rank"], 1)]
+                      + ["≈500", "≈500"]))
     p, f = main["paper"], main["full"]
+    pool = retrieval["rank_pool"]
     caption = (
         "**Table 1.** Median rank (1 = best) of the true partner in cross-modal retrieval on the "
-        f"test split. *MR*: the paper's way, ranks within consecutive chunks of "
-        f"{retrieval['rank_pool']} segments, medians averaged over {p['n_chunks']} chunk(s) of "
-        f"{p['min_chunk']}–{p['max_chunk']} segments (a partial last chunk is folded into the "
-        f"previous one). *Whole test*: one pool of all {f['n_segments']} test segments. "
-        "*Authors' code*: the computation of the authors' evaluation code (diag of argsort, "
-        "not a rank; at chance for any embeddings), same chunks. Ties count against the model.")
+        f"test split, with 95 % bootstrap intervals over test videos ({retrieval['bootstrap']} "
+        f"resamples). *MR*: the paper's way, ranks within chunks of {pool} segments, medians "
+        f"averaged over {p['n_chunks']} chunk(s) of {p['min_chunk']}–{p['max_chunk']} segments; "
+        "the chunks are consecutive runs of a seeded random order of the test videos (a "
+        "video's segments together), a partial last chunk folded into the previous one. "
+        f"*Whole test*: one pool of all {f['n_segments']} test segments. Ties count against the "
+        "model. *Authors' code*: what their `get_validation_metrics` outputs, literally: "
+        f"consecutive chunks of {pool}, the partial chunk dropped (a test split under {pool} "
+        "segments gives no chunk and every value 0), diag(argsort) of the similarity matrix, "
+        "0-based, which is not a rank and sits at chance for any embeddings; its a→v is its v→a "
+        "(the code reuses the row argsort). *Variant*: the same diag(argsort), 1-based, a→v "
+        "from the columns, over the paper's-way chunks.")
     return caption + "\n\n" + "\n".join(lines)
 
 
 def table2(probes: dict) -> str:
     """Tagging and genre probe scores (probes.json), each cell 'this run (paper)'."""
-    header = ["Model", "Tagging AUC", "Tagging F1", "Genre AUC", "Genre F1"]
-    lines = [_row(header), _row(["---"] + ["---:"] * 4)]
+    header = ["Model", "Tagging AUC", "Tagging F1 @0.5", "Tagging F1, tuned thresholds",
+              "Genre AUC", "Genre F1 (arg-max)"]
+    lines = [_row(header), _row(["---"] + ["---:"] * 5)]
     for name, tasks in probes.items():
+        tags, genre = tasks["tags"], tasks["genre"]
         paper = PAPER_TABLE2.get(name, (None,) * 4)
-        ours = [tasks["tags"]["auc"], tasks["tags"]["f1"], tasks["genre"]["auc"], tasks["genre"]["f1"]]
-        lines.append(_row([representation_title(name)]
-                          + [f"{_num(o, 3)} ({_num(q, 2)})" for o, q in zip(ours, paper)]))
+
+        def auc(t):
+            ci = t.get("auc_ci95")
+            return _num(t["auc"], 3) + (f" [{ci[0]:.2f}–{ci[1]:.2f}]" if ci else "")
+        lines.append(_row([representation_title(name),
+                           f"{auc(tags)} ({_num(paper[0], 2)})",
+                           f"{_num(tags.get('f1_at_half'), 3)} ({_num(paper[1], 2)})",
+                           _num(tags["f1"], 3),
+                           f"{auc(genre)} ({_num(paper[2], 2)})",
+                           f"{_num(genre['f1'], 3)} ({_num(paper[3], 2)})"]))
     first = next(iter(probes.values()), None)
     notes = []
     if first is not None:
@@ -97,13 +125,21 @@ def table2(probes: dict) -> str:
             t = first[task]
             excluded = ", ".join(t["excluded"]) or "none"
             notes.append(f"{title}: {t['n_train']}/{t['n_val']}/{t['n_test']} train/val/test "
-                         f"videos, {t['n_evaluated']} of {t['n_classes']} classes evaluated "
-                         f"(excluded, lacking a positive or a negative test video: {excluded}).")
+                         f"videos; AUC over {t['n_evaluated']} of {t['n_classes']} classes "
+                         f"(without a positive or a negative test video: {excluded}); F1 over "
+                         f"{t.get('f1_classes', '–')} classes.")
     caption = (
         "**Table 2.** MLP probes on video-level vectors (segments aggregated) of each "
-        "representation, test split: macro ROC-AUC and macro F1 (genre: arg-max; tags: per-tag "
-        "threshold chosen on validation). The paper's figures in parentheses. 0.5 AUC is chance. "
-        "CL rows name their configuration in parentheses; unmarked CL rows are the main one's.")
+        "representation, test split: macro ROC-AUC with its 95 % bootstrap interval over test "
+        "videos, and macro F1. AUC averages the classes that have a positive and a negative "
+        "test video; F1 averages every class that a test video has or the probe predicts (a "
+        "predicted class missing from the test split counts, with F1 0). F1 protocols: genre, "
+        "the arg-max class; tags, a threshold of 0.5 on each tag's sigmoid (*@0.5*, the plain "
+        "protocol, beside the paper's figure) and, separately, a per-tag threshold chosen to "
+        "maximise F1 on the validation videos (*tuned*: higher by construction, not comparable "
+        "with the paper, whose protocol is not stated). The paper's figures in parentheses. 0.5 "
+        "AUC is chance. CL rows name their configuration in parentheses; unmarked CL rows are "
+        "the main one's.")
     return caption + "\n\n" + "\n".join(lines) + "\n\n" + "\n".join(f"- {n}" for n in notes)
 
 
@@ -178,7 +214,10 @@ def diagnostics_section(diagnostics: dict, retrieval: dict, probes: dict) -> str
     return ("## Why alignment fails or works\n\n" + caption + "\n\n" + "\n".join(lines)
             + ("\n\nFrozen features, segments of one video against segments of different videos "
                f"(test split): {coherence}." if coherence else "")
-            + "\n\nWhich explanations hold on this data (criteria in mvclr/reporting/verdicts.py):\n\n"
+            + "\n\nWhich explanations hold on this data (criteria in mvclr/reporting/verdicts.py; "
+              "each tested quantity with its 95 % bootstrap interval over test videos: HOLDS or "
+              "DOES NOT HOLD when the whole interval lies on one side of the criterion, "
+              "INCONCLUSIVE when it straddles it):\n\n"
             + findings
             + "\n\nPlots: [similarity histograms](diagnostics/similarities.png), "
               "[validation median rank per epoch](diagnostics/val_median_rank.png).")
