@@ -292,6 +292,7 @@ def test_diagnose_and_tables_stages(tmp_path, monkeypatch):
     assert set(main["saturation"]) == {"audio", "video"}
     assert report["configs"]["single_head"]["saturation"]["audio"] is None
     assert set(report["frozen"]) == {"musicnn", "r2plus1d"}
+    assert report["pairwise"] == {"pool": 8, "pools": 2, "auc_interval_pools": 2}
     for png in ("similarities.png", "val_median_rank.png"):
         assert (tmp_path / "reports/diagnostics" / png).read_bytes()[:4] == b"\x89PNG"
 
@@ -303,6 +304,7 @@ def test_diagnose_and_tables_stages(tmp_path, monkeypatch):
     tables.main()
     md = (tmp_path / "reports/tables.md").read_text()
     assert "## Why alignment fails or works" in md and "| CL_base | sigmoid | 1 |" in md
+    assert "computed within each of 2 pools of 8–15 test segments" in md
     assert "**HOLDS**" in md or "**DOES NOT HOLD**" in md
 
 

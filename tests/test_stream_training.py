@@ -5,7 +5,7 @@ import h5py
 import numpy as np
 import pytest
 import torch
-from fixtures_train import synthetic_pairs, video_layout, write_features, write_segments
+from fixtures_train import skewed_stores, write_segments
 
 from mvclr.contrastive import fitting, heads
 from mvclr.contrastive.batching import epoch_batches, epoch_windows
@@ -16,25 +16,11 @@ pytestmark = pytest.mark.usefixtures("one_thread")
 BLOCK = 4                     # rows per store block: every video (6 segments) straddles blocks
 
 
-def skewed_layout():
-    """Videos of 1 to 9 segments, split by video."""
-    rng = np.random.default_rng(3)
-    counts = rng.integers(1, 10, size=25)
-    ids = np.repeat([f"v{i:02d}" for i in range(25)], counts)
-    split = np.repeat(np.array(["train", "val", "test", "train", "train"] * 5), counts)
-    return ids, split
-
-
 @pytest.fixture(scope="module")
 def stores(tmp_path_factory):
     """Tiny stores whose first audio column is the row number."""
     root = tmp_path_factory.mktemp("ws")
-    ids, split = skewed_layout()
-    audio, video = synthetic_pairs(ids)
-    audio[:, 0] = np.arange(len(ids))
-    write_segments(root / "data/segments.h5", ids, split)
-    write_features(root / "features/audio.zarr", audio, block_rows=BLOCK)
-    write_features(root / "features/video.zarr", video, block_rows=BLOCK)
+    ids, split, audio, video = skewed_stores(root, BLOCK)
     return PairedStores(root), ids, split, audio, video
 
 

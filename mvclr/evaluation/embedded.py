@@ -34,6 +34,7 @@ def spill(stores: PairedStores, jobs: dict[str, tuple[Transform, str | None]],
     """For each job name -> (transform, split): the pair of vectors of the split's rows (None:
     all rows) as RowFiles name_a.npy, name_b.npy in `directory`, from one pass over the stores."""
     directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
     out = {name: tuple(RowFile(directory / f"{name}_{side}.npy",
                                int(split_counts(stores.layout, split).sum())) for side in "ab")
            for name, (_, split) in jobs.items()}
