@@ -292,7 +292,8 @@ def test_diagnose_and_tables_stages(tmp_path, monkeypatch):
     assert set(main["saturation"]) == {"audio", "video"}
     assert report["configs"]["single_head"]["saturation"]["audio"] is None
     assert set(report["frozen"]) == {"musicnn", "r2plus1d"}
-    assert report["pairwise"] == {"pool": 8, "pools": 2, "auc_interval_pools": 2}
+    assert report["pairwise"] == {"pool": 8, "pools": 2, "auc_interval_pools": 2,
+                                  "auc_interval_negatives": 50_000}
     for png in ("similarities.png", "val_median_rank.png"):
         assert (tmp_path / "reports/diagnostics" / png).read_bytes()[:4] == b"\x89PNG"
 

@@ -93,3 +93,18 @@ def test_video_vectors_from_the_stores_equal_in_memory(spilled, how):
     np.testing.assert_allclose(got, want, rtol=1e-6)
     only_video = pooling.video_vectors(stores.video_blocks(audio=False), "r2plus1d", counts, how)
     np.testing.assert_allclose(only_video, pooling.aggregate(video, ids, videos, how), rtol=1e-6)
+
+
+def test_same_video_auc_interval_over_pools_and_sampled_pairs(monkeypatch):
+    from mvclr.evaluation import intervals
+    rng = np.random.default_rng(1)
+    ids = np.repeat(np.arange(40), 3)
+    z = rng.normal(size=(40, 5))[ids] + 1.5 * rng.normal(size=(120, 5))   # a video's segments alike
+    pools = [np.arange(0, 60), np.arange(60, 120)]
+    point = diagnostics.coherence_over_pools(z, ids, pools)["same_video_auc"]
+    low, high = intervals.same_video_auc(z, ids, 200, 0, pools)
+    assert low < point < high and 0.5 < low
+    monkeypatch.setattr(intervals, "NEGATIVE_PAIRS", 300)                 # of 1716 per pool
+    monkeypatch.setattr(intervals, "AUC_POOLS", 1)
+    sampled = intervals.same_video_auc(z, ids, 200, 0, pools)
+    assert sampled != [low, high] and sampled[0] < point + 0.1 and sampled[1] > point - 0.1

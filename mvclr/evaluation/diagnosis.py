@@ -105,7 +105,8 @@ def diagnose_all(params: dict, stores: PairedStores, directory: Path) -> tuple[d
                         "ci95": {"same_video_auc": intervals.same_video_auc(x, ids, n_boot, seed, pools)}}
     report = {"split": "test", "n_segments": n, "bootstrap": n_boot,
               "pairwise": {"pool": pool, "pools": len(pools),
-                           "auc_interval_pools": min(len(pools), intervals.AUC_POOLS)},
+                           "auc_interval_pools": min(len(pools), intervals.AUC_POOLS),
+                           "auc_interval_negatives": intervals.NEGATIVE_PAIRS},
               "configs": {}, "frozen": frozen}
     histograms, curves = {}, {}
     for name in tqdm(names, desc="diagnose"):

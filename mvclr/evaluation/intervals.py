@@ -5,8 +5,9 @@ against the partners' RMS distance, and the same-video AUC of within-modality co
 Each is written as per-segment (or per-pair) contributions computed once on the test split,
 recombined under every resample's video multiplicities. Pairwise contributions come from pools
 of test segments (the paper's chunks, as mvclr.evaluation.diagnostics computes the estimates);
-the same-video AUC's interval from a seeded sample of at most AUC_POOLS of them (its cost grows
-with the pairs: the interval of fewer pools' mean is the wider, conservative one). Embeddings are
+the same-video AUC's interval from a seeded sample of at most AUC_POOLS of them, each with all its
+same-video pairs and a seeded sample of at most NEGATIVE_PAIRS different-video pairs (its cost
+grows with the pairs times the resamples; the interval of fewer pools' mean is the wider one). Embeddings are
 arrays or RowFiles, read by pools or blocks.
 """
 from __future__ import annotations
@@ -18,6 +19,7 @@ from mvclr.evaluation.diagnostics import entropies
 from mvclr.evaluation.similarity import normalise
 
 AUC_POOLS = 10              # pools behind the same-video AUC's interval
+NEGATIVE_PAIRS = 50_000     # different-video pairs per pool behind it (a seeded sample)
 ROWS = 1 << 14              # rows read at a time
 
 
@@ -55,24 +57,28 @@ def same_video_auc(z, video_ids, n_boot: int, seed: int,
                    pools: list[np.ndarray] | None = None) -> list[float]:
     """Interval of the ROC-AUC of same-video against different-video cosine similarities
     (within one modality, each unordered pair of a pool once), averaged over a seeded sample
-    of at most AUC_POOLS pools (index arrays; default one pool of all). A pair of one video
-    weighs as that video's multiplicity in the resample, a pair of two videos as the product
-    of theirs."""
+    of at most AUC_POOLS pools (index arrays; default one pool of all), different-video pairs
+    sampled as the module docstring says. A pair of one video weighs as that video's
+    multiplicity in the resample, a pair of two videos as the product of theirs."""
     video_ids = np.asarray(video_ids)
     pools = [np.arange(len(z))] if pools is None else pools
+    rng = np.random.default_rng(seed)
     if len(pools) > AUC_POOLS:
-        chosen = np.random.default_rng(seed).choice(len(pools), AUC_POOLS, replace=False)
-        pools = [pools[c] for c in np.sort(chosen)]
+        pools = [pools[c] for c in np.sort(rng.choice(len(pools), AUC_POOLS, replace=False))]
     terms = []
     for rows in pools:
         x = normalise(z[rows], np.float64)
         i, j = np.triu_indices(len(rows), k=1)
         same = video_ids[rows[i]] == video_ids[rows[j]]
-        terms.append((rows[i], rows[j], same, np.einsum("ij,ij->i", x[i], x[j])))
+        negative = np.flatnonzero(~same)
+        if len(negative) > NEGATIVE_PAIRS:
+            keep = np.sort(np.r_[np.flatnonzero(same), rng.choice(negative, NEGATIVE_PAIRS, replace=False)])
+            i, j, same = i[keep], j[keep], same[keep]
+        cos = (x @ x.T)[i, j]                          # not x[i]: pairs x dim
+        terms.append((rows[i], rows[j], same, bootstrap.auc_under_weights(cos[same], cos[~same])))
 
     def statistic(w: np.ndarray) -> np.ndarray:
-        aucs = [bootstrap.weighted_auc(cos[same], cos[~same], w[:, i[same]], w[:, i[~same]] * w[:, j[~same]])
-                for i, j, same, cos in terms]
+        aucs = [auc(w[:, i[same]], w[:, i[~same]] * w[:, j[~same]]) for i, j, same, auc in terms]
         aucs = np.stack(aucs)
         counted = np.isfinite(aucs).sum(axis=0)          # pools the resample has both kinds of
         return np.where(counted > 0, np.nansum(aucs, axis=0) / np.maximum(counted, 1), np.nan)

@@ -183,7 +183,8 @@ def pairwise_note(pairwise: dict | None) -> str:
             "merged: entropy and partner probability averaged over segments, AUCs over pools, "
             "means, histograms and uniformity pooled over the within-pool pairs; alignment and "
             "the modality gap are exact over the whole split. The same-video AUC's interval comes "
-            f"from a seeded sample of at most {pairwise['auc_interval_pools']} pools.")
+            f"from a seeded sample of {pairwise['auc_interval_pools']} pools, each with a seeded "
+            f"sample of at most {pairwise['auc_interval_negatives']} different-video pairs.")
 
 
 def diagnostics_section(diagnostics: dict, retrieval: dict, probes: dict) -> str:
