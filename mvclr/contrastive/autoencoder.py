@@ -46,6 +46,7 @@ def pretrain_autoencoder(head: nn.Sequential, standardise, source, modality: str
             window = source.read(blocks, audio=modality == "audio", video=modality == "video")
             with torch.no_grad():
                 x = standardise(to_tensor(getattr(window, modality), device))
+            del window                      # one window at a time
             order = torch.randperm(len(x), generator=generator).to(device)
             for start in range(0, len(x), batch_size):
                 idx = order[start:start + batch_size]
@@ -56,6 +57,7 @@ def pretrain_autoencoder(head: nn.Sequential, standardise, source, modality: str
                 loss.backward()
                 optimiser.step()
                 losses.append(loss.detach())
+            del x, order
         curve.append(float(torch.stack(losses).mean()))
     return curve
 

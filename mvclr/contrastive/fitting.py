@@ -81,6 +81,7 @@ def validate(model: heads.ProjectionModel, loss: str, val, windows: list[np.ndar
         losses += [float(loss_fn(ta[idx], tv[idx], tau)) for idx in map(torch.as_tensor, window_batches)]
         za_file.append(za)
         zv_file.append(zv)
+        del window
     return loss_means(losses, [b for w in batches for b in w], loss), za_file, zv_file
 
 
@@ -136,6 +137,7 @@ def fit(model: heads.ProjectionModel, train, val, *, loss: str, batch_size: int,
                 losses += train_epoch(model, optimiser, loss, to_tensor(window.audio, device),
                                       to_tensor(window.video, device), window_batches)
                 batches += window_batches
+                del window                  # before the next window is read: one at a time
             train_loss = loss_means(losses, batches, loss)
             schedule.step()
             if not math.isfinite(train_loss.loss):
