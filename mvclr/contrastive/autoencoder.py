@@ -18,14 +18,15 @@ from mvclr.contrastive.batching import epoch_windows, window_blocks
 from mvclr.contrastive.fitting import BLOCK_STREAM, default_device, to_tensor
 
 
-def pretrain_autoencoder(head: nn.Sequential, standardise, source, modality: str, *,
+def pretrain_autoencoder(head: nn.Sequential, standardisation: tuple[torch.Tensor, torch.Tensor],
+                         source, modality: str, *,
                          hidden_dim: int, batchnorm: bool, epochs: int, lr: float,
                          batch_size: int, seed: int, shuffle_rows: int | None = None,
                          device: torch.device | None = None, progress: bool = True,
                          desc: str = "autoencoder") -> list[float]:
     """Train `head` (in place) as the encoder of an autoencoder on the `modality` vectors of
-    `source` (mvclr.contrastive.sources), standardised by `standardise`; mean squared
-    reconstruction error per epoch."""
+    `source` (mvclr.contrastive.sources), standardised with `standardisation` (mean, scale; in
+    place on each window read); mean squared reconstruction error per epoch."""
     if source.n_rows < 2:
         raise ValueError(f"an autoencoder needs at least 2 training vectors, got {source.n_rows}")
     device = device or default_device()
@@ -35,6 +36,7 @@ def pretrain_autoencoder(head: nn.Sequential, standardise, source, modality: str
     decoder = heads.make_head(out_dim, in_dim, layers=layers, hidden_dim=hidden_dim,
                               batchnorm=batchnorm, dropout=0.0, activation="none").to(device)
     autoencoder = nn.Sequential(head, decoder).train()
+    mean, scale = (t.to(device) for t in standardisation)
     optimiser = torch.optim.Adam(autoencoder.parameters(), lr=lr)
     generator = torch.Generator().manual_seed(seed)
     block_rng = np.random.default_rng([seed, BLOCK_STREAM])
@@ -45,7 +47,7 @@ def pretrain_autoencoder(head: nn.Sequential, standardise, source, modality: str
         for blocks in epoch_windows(source.blocks, per_window, block_rng):
             window = source.read(blocks, audio=modality == "audio", video=modality == "video")
             with torch.no_grad():
-                x = standardise(to_tensor(getattr(window, modality), device))
+                x = to_tensor(getattr(window, modality), device).sub_(mean).div_(scale)
             del window                      # one window at a time
             order = torch.randperm(len(x), generator=generator).to(device)
             for start in range(0, len(x), batch_size):
@@ -77,7 +79,8 @@ def initialise_from_autoencoders(model: heads.ProjectionModel, train, *, epochs:
         if head is None:
             continue
         curves[name] = pretrain_autoencoder(
-            head, getattr(model, f"standardise_{name}"), train, name, hidden_dim=cfg["hidden_dim"],
+            head, (getattr(model, f"{name}_mean"), getattr(model, f"{name}_scale")), train, name,
+            hidden_dim=cfg["hidden_dim"],
             batchnorm=cfg["batchnorm"], epochs=epochs, lr=lr, batch_size=batch_size,
             seed=seed + offset, shuffle_rows=shuffle_rows, device=device, progress=progress,
             desc=f"autoencoder {name}")

@@ -8,6 +8,9 @@ The decode stage writes each video's segments in consecutive rows, which `read_l
 """
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
+import sys
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -20,6 +23,7 @@ from mvclr.features import store
 from mvclr.paths import AUDIO, SEGMENTS, VIDEO
 
 META_ROWS = 1 << 16          # segment-store rows read at a time to build the layout
+MMAP_THRESHOLD = 1 << 20     # bytes: glibc serves allocations this large by mmap
 
 
 @dataclass
@@ -117,11 +121,24 @@ def read_layout(path: str | Path, splits: dict[str, str]) -> Layout:
                   split=np.array([splits[v] for v in ids], dtype=str), attrs=attrs)
 
 
+def return_freed_memory() -> None:
+    """Have glibc serve every allocation of MMAP_THRESHOLD bytes or more by mmap, so that freeing
+    it returns the memory to the system. By default glibc raises that threshold after the first
+    large free and serves later medium allocations (torch's per-batch tensors, a block's copies)
+    from per-thread heap arenas that fragment: resident memory grew by 1.6 GB over one
+    autoencoder epoch of 250 000 segments, and stays flat with this. Process-wide; glibc only."""
+    libc = ctypes.CDLL(ctypes.util.find_library("c")) if sys.platform.startswith("linux") else None
+    if libc is not None and hasattr(libc, "mallopt"):
+        libc.mallopt(-3, MMAP_THRESHOLD)          # M_MMAP_THRESHOLD (fixed: no dynamic raise)
+
+
 class PairedStores:
     """The layout and both feature stores under `root`; an error when a feature store is
-    incomplete or does not match the segment store's length."""
+    incomplete or does not match the segment store's length. Opening them fixes glibc's mmap
+    threshold (`return_freed_memory`): every stage that streams the stores opens them first."""
 
     def __init__(self, root: str | Path = "."):
+        return_freed_memory()
         self.root = Path(root)
         self.layout = read_layout(self.root / SEGMENTS, video_splits(self.root))
         n = self.layout.n_segments
