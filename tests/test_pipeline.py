@@ -127,6 +127,21 @@ def test_reports(workspace):
         assert (workspace / "reports/train" / f"{name}.csv").exists()
 
 
+def test_numbers_a_broken_pipeline_cannot_reach(workspace):
+    """The generated set shares latent factors between audio and video: a working pipeline
+    aligns them and its frozen features carry genre and tags. A pipeline that shuffles rows,
+    breaks a backbone or trains nothing sits at chance here."""
+    retrieval = json.loads((workspace / "reports/retrieval.json").read_text())
+    full = retrieval["main"]["full"]
+    ratio = (full["median_rank_a2v"] + full["median_rank_v2a"]) / 2 / full["chance"]["median_rank"]
+    assert ratio < 0.6, ratio
+    assert full["ci95"]["ratio"][1] < 1.0                  # the interval excludes chance
+    probes = json.loads((workspace / "reports/probes.json").read_text())
+    for name in ("musicnn", "musicnn+r2plus1d"):
+        assert probes[name]["genre"]["auc"] > 0.7, (name, probes[name]["genre"])
+    assert probes["musicnn"]["tags"]["auc"] > 0.55, probes["musicnn"]["tags"]
+
+
 def test_experiment_on_tau_reruns_only_training_and_evaluation(workspace):
     before = {name: json.loads((workspace / "reports" / name).read_text())
               for name in ("retrieval.json", "probes.json")}
