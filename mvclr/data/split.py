@@ -77,6 +77,6 @@ def split_of(video_ids, path: str | Path) -> np.ndarray:
     split = read_split(path)
     missing = next((v for v in video_ids if v not in split), None)
     if missing is not None:
-        raise ValueError(f"{path} has no split for video {missing!r} of the segment store; "
+        raise ValueError(f"{path} has no split for video {str(missing)!r} of the segment store; "
                          "run `dvc repro` (stage split)")
     return np.array([split[v] for v in video_ids], dtype=object)
