@@ -16,6 +16,7 @@ import pytest
 import yaml
 
 from make_media import write_bad_cases
+from mvclr.data import segment_store
 from mvclr.data.demo.encode import generate
 from mvclr.features import store as feature_store
 
@@ -100,6 +101,7 @@ def test_ingest_reports_every_bad_case(workspace):
 
 def test_segment_store_holds_every_usable_video(workspace):
     with h5py.File(workspace / "data/segments.h5") as f:
+        segment_store.check_shards(f)      # every shard there (and hdf5plugin's filters loaded)
         n = len(f["video_id"])
         assert n == VIDEOS * SEGMENTS
         assert f["audio"].shape == (n, 3 * 16000)                # the analysis window
