@@ -28,19 +28,23 @@ TARGET = 0.85
 
 
 def make_segments(path: Path, n: int, params: dict, frames: bool) -> None:
-    """n segments of noise: realistic audio always, realistic frames only when `frames`."""
+    """n segments of noise as the store keeps them (the analysis window): realistic audio
+    always, realistic frames only when `frames`."""
     d = params["decode"]
-    shape = (d["frames"], d["height"], d["width"]) if frames else (1, 8, 8)
+    count = params["features"]["video"]["frames"]
+    shape = (count, d["height"], d["width"]) if frames else (1, 8, 8)
     rng = np.random.default_rng(0)
-    samples = int(d["segment_seconds"] * d["sample_rate"])
+    samples = int(round(d["window_seconds"] * d["sample_rate"]))
     with segment_store.SegmentWriter(path, sample_rate=d["sample_rate"],
-                                     segment_seconds=d["segment_seconds"], frames=shape[0],
-                                     height=shape[1], width=shape[2], seed=0) as writer:
+                                     segment_seconds=d["segment_seconds"],
+                                     window_seconds=d["window_seconds"], frames=d["frames"],
+                                     window_frames=shape[0], height=shape[1], width=shape[2],
+                                     seed=0) as writer:
         for start in range(0, n, 16):
             k = min(16, n - start)
             audio = (0.1 * rng.standard_normal((k, samples))).astype(np.float32)
             pixels = rng.integers(0, 256, (k, *shape, 3), dtype=np.uint8)
-            writer.append(audio, pixels, f"v{start}", np.arange(k), np.zeros(k), "train")
+            writer.append(audio, pixels, f"v{start}", np.zeros(k))
 
 
 def bench(modality: str, n: int, params: dict, repeats: int, folder: Path) -> dict:

@@ -4,7 +4,9 @@ from pathlib import Path
 
 DEMO = Path("data/demo")
 INDEX = Path("data/index.csv")
+SPLIT = Path("data/split.csv")
 SEGMENTS = Path("data/segments.h5")
+SHARDS = Path("data/segments")      # the shard files data/segments.h5 presents as one table
 AUDIO, VIDEO = Path("features/audio.zarr"), Path("features/video.zarr")
 MODELS = Path("models")
 REPORTS = Path("reports")

@@ -8,8 +8,9 @@ from pathlib import Path
 import numpy as np
 
 from mvclr.data.segment_store import SegmentMeta, read_meta
+from mvclr.data.split import split_of
 from mvclr.features import store
-from mvclr.paths import AUDIO, SEGMENTS, VIDEO
+from mvclr.paths import AUDIO, SEGMENTS, SPLIT, VIDEO
 
 
 @dataclass
@@ -24,9 +25,11 @@ class PairedFeatures:
 
 
 def load_paired(root: str | Path = ".") -> PairedFeatures:
-    """The stores under `root`; an error when a feature store is incomplete or does not match
-    the segment store's length."""
+    """The stores under `root`, each segment's split from data/split.csv; an error when a
+    feature store is incomplete or does not match the segment store's length, or a video
+    has no split."""
     root = Path(root)
     meta = read_meta(root / SEGMENTS)
+    meta.split = split_of(meta.video_id, root / SPLIT)
     return PairedFeatures(meta, store.load(root / AUDIO, rows=len(meta)),
                           store.load(root / VIDEO, rows=len(meta)))
