@@ -29,7 +29,7 @@ SCHEMA = {
     "decode": {"segments": INT, "segment_seconds": NUMBER, "window_seconds": NUMBER,
                "sample_rate": INT, "frames": INT, "height": INT, "width": INT, "workers": INT},
     "features": {"block_rows": INT,
-                 "audio": {"model": STR, "layers": LIST, "batch_size": INT},
+                 "audio": {"model": STR, "layers": LIST, "runtime": STR, "batch_size": INT},
                  "video": {"weights": STR, "frames": INT, "batch_size": INT}},
     "paper_base": TRAIN,
     "configs": {"*": TRAIN},
