@@ -239,9 +239,10 @@ def test_a_change_of_runtime_recomputes_every_audio_block(tmp_path, workdir, par
                                progress=False)["blocks"] == [0, 1, 2]
         results[runtime] = feature_store.load(out)
         assert feature_store.attrs(out)["fingerprint_of"]["runtime"] == runtime
-    # equal up to the float16 step of the log-mel (tests/test_musicnn_port.py)
+    # the same log-mel on the CPU; TensorFlow's default oneDNN kernels are within ~1e-5
+    # (tests/test_musicnn_port.py)
     np.testing.assert_allclose(results["torch"], results["tensorflow"], rtol=0,
-                               atol=1e-3 * np.abs(results["tensorflow"]).max())
+                               atol=1e-4 * np.abs(results["tensorflow"]).max())
     with pytest.raises(ValueError, match="features.audio.runtime='jax'"):
         audio_backbone({**params, "features": {**params["features"], "audio": {
             **params["features"]["audio"], "runtime": "jax"}}})

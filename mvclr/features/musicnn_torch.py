@@ -1,8 +1,8 @@
 """musicnn in PyTorch: `musicnn.models.build_musicnn` (front-end 1.6, mid-end 64 filters,
 back-end 200 units) rebuilt layer by layer for inference, with the trained tensors of the
 wheel's own checkpoint (mvclr.features.musicnn_wheel, no TensorFlow), and the log-mel computed
-on the same device (mvclr.features.mel). Equal to the TensorFlow graph within 1e-5 relative
-(tests/test_musicnn_port.py).
+on the device (mvclr.features.mel; on the CPU the reader thread computes the reference
+log-mel). Equal to the TensorFlow graph within 1e-5 relative (tests/test_musicnn_port.py).
 
 What the graph does, and this module reproduces (NCHW here, NHWC there; H = 187 time
 frames, W = 96 mel bands):
@@ -22,7 +22,10 @@ frames, W = 96 mel bands):
 Kernels: conv HWIO -> OIHW is permute(3, 2, 0, 1); a mid-end kernel [7, C, 1, 64] is a
 conv1d over C channels, [64, C, 7]; dense kernels [in, out] are used as x @ W.
 
-The one rearrangement: the front-end's max over frequency is taken before its batch norm.
+Two rearrangements, for speed on CPU. A timbral conv [7, k] over one input channel is computed
+as a conv [1, k] over the 7 time-shifted copies of its input stacked as channels (the same
+sums; oneDNN is faster with several input channels). The front-end's max over frequency is
+taken before its batch norm.
 The batch norm is a per-channel affine map after a ReLU, so max_f(bn(relu(v))) =
 bn(relu(max_f v)) where its scale is >= 0 and bn(relu(min_f v)) where it is < 0; min_f v is
 computed as -max_f of the conv with negated filters (negation is exact), so the values are
@@ -37,7 +40,7 @@ import torch.nn.functional as F
 
 from mvclr.features import musicnn_wheel as wheel
 from mvclr.features.device import PinnedStaging, cuda_batch_size, torch_device
-from mvclr.features.mel import SAMPLE_RATE, log_mel_torch
+from mvclr.features.mel import SAMPLE_RATE, log_mel, log_mel_torch
 
 EPSILON = 1e-3                # tf.compat.v1.layers.batch_normalization's default
 # (conv, batch norm, time padding before/after) of the front-end, in concatenation order
@@ -67,6 +70,9 @@ class FrontEndBlock(torch.nn.Module):
         scale, shift = _norm(t, norm)
         sign = torch.where(scale < 0, -1.0, 1.0)
         kernel = torch.from_numpy(t[f"{conv}/kernel"]).permute(3, 2, 0, 1)     # HWIO -> OIHW
+        self.taps = kernel.shape[2] if kernel.shape[3] > 1 else 0
+        if self.taps:                       # timbral: time taps as input channels, [C, 7, 1, k]
+            kernel = kernel.reshape(kernel.shape[0], self.taps, 1, kernel.shape[3])
         self.register_buffer("kernel", (kernel * sign[:, None, None, None])
                              .contiguous(memory_format=torch.channels_last))
         self.register_buffer("bias", torch.from_numpy(t[f"{conv}/bias"]) * sign)
@@ -75,8 +81,11 @@ class FrontEndBlock(torch.nn.Module):
         self.register_buffer("shift", shift[:, None])
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = F.pad(x, self.pad).contiguous(memory_format=torch.channels_last)
-        maps = F.conv2d(x, self.kernel, self.bias)                 # [B, C, T, F'], C last
+        x = F.pad(x, self.pad)
+        if self.taps:                       # [B, 1, T + 6, 96] -> [B, 7, T, 96]
+            x = x[:, 0].unfold(1, self.taps, 1).permute(0, 3, 1, 2)
+        maps = F.conv2d(x.contiguous(memory_format=torch.channels_last), self.kernel,
+                        self.bias)                                 # [B, C, T, F'], C last
         peak = F.max_pool2d(maps, (1, maps.shape[3]))[..., 0]      # [B, C, T]
         return F.relu(peak * self.sign) * self.scale + self.shift
 
@@ -158,16 +167,17 @@ class TorchMusicnnBackbone:
                    device, audio["batch_size"])
 
     def prepare(self, audio: np.ndarray):
-        """Reader thread: windows [B, samples] float32 at 16 kHz -> log-mel patches (CPU) or
-        the windows in a pinned buffer (GPU, where the log-mel is computed)."""
+        """Reader thread: windows [B, samples] float32 at 16 kHz -> on a GPU, the windows in a
+        pinned buffer (the log-mel is computed on the device); on the CPU, the reference
+        log-mel patches (librosa: exact, and faster there than torch's float64 STFT)."""
         if self.staging is not None:
             return self.staging.stage(np.asarray(audio, np.float32))
-        with torch.inference_mode():
-            return log_mel_torch(torch.from_numpy(np.asarray(audio, np.float32)), self.seconds)
+        return torch.from_numpy(log_mel(audio, self.seconds))
 
     @torch.inference_mode()
     def forward(self, batch) -> np.ndarray:
-        """A prepared batch (or windows already on the device) -> features [B, dim] float32."""
+        """A prepared batch, or windows [B, samples] already on the device (their log-mel
+        computed there) -> features [B, dim] float32."""
         if isinstance(batch, tuple):
             batch = self.staging.to_device(batch)
         if batch.dim() == 2:                                  # windows on the device
