@@ -87,9 +87,9 @@ class R2Plus1DBackbone:
                 warnings.warn(f"R(2+1)D-18 runs with random weights: {error}", stacklevel=2)
         model.fc = torch.nn.Identity()
         cuda = self.device.type == "cuda"
-        self.memory_format = torch.channels_last_3d if cuda else torch.contiguous_format
-        self.model = model.eval().requires_grad_(False).to(self.device,
-                                                           memory_format=self.memory_format)
+        self.model = model.eval().requires_grad_(False).to(self.device)
+        if cuda:
+            self.model = self.model.to(memory_format=torch.channels_last_3d)
         self.transforms = WEIGHTS.transforms()
         self.bf16 = cuda if bf16 is None else bf16
         self.dim = DIM
@@ -120,7 +120,8 @@ class R2Plus1DBackbone:
         """Prepared clips -> features [B, 512] float32."""
         if isinstance(clips, tuple):                         # staged frames: to the device
             clips = self._preprocess(self.staging.to_device(clips))
-        clips = clips.contiguous(memory_format=self.memory_format)
+        if self.device.type == "cuda":
+            clips = clips.contiguous(memory_format=torch.channels_last_3d)
         with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.bf16):
             out = self.model(clips)
         return out.float().cpu().numpy()
