@@ -25,7 +25,7 @@ from mvclr.evaluation.pooling import aggregate, representations
 from mvclr.evaluation.similarity import top_k
 from mvclr.evaluation.videos import Videos, video_table
 from mvclr.features import store as feature_store
-from mvclr.features.embedding import segments_digest
+from mvclr.features.embedding import stale_blocks
 from mvclr.features.paired import load_paired
 from mvclr.paths import AUDIO, INDEX, SEGMENTS, VIDEO
 
@@ -47,8 +47,9 @@ def _differ(where, name, built, now) -> str:
 
 
 def mismatches(params: dict, segment_attrs: dict, audio_attrs: dict, video_attrs: dict,
-               model_meta: dict, segments_digest: str | None = None) -> list[str]:
-    """Every difference between what the stores and the model were built with and params."""
+               model_meta: dict, stale: dict | None = None) -> list[str]:
+    """Every difference between what the stores and the model were built with and params;
+    `stale`: {store path: its blocks not computed from the segments SEGMENTS holds}."""
     out = []
     dec = params["decode"]
     for key in DECODE_KEYS:
@@ -58,8 +59,9 @@ def mismatches(params: dict, segment_attrs: dict, audio_attrs: dict, video_attrs
         out.append(_differ(SEGMENTS, "seed", segment_attrs["seed"], params["seed"]))
     for path, attrs in ((AUDIO, audio_attrs), (VIDEO, video_attrs)):
         spec = attrs.get("fingerprint_of", {})
-        if segments_digest and spec.get("segments") not in (None, segments_digest):
-            out.append(f"{path} was computed from other segments than {SEGMENTS} now holds")
+        if stale and stale.get(path):
+            out.append(f"{path} was computed from other segments than {SEGMENTS} now holds "
+                       f"(blocks {stale[path]})")
         if "window_seconds" in spec and spec["window_seconds"] != dec["window_seconds"]:
             out.append(_differ(path, "decode.window_seconds", spec["window_seconds"], dec["window_seconds"]))
     audio_params, video_params = params["features"]["audio"], params["features"]["video"]
@@ -170,7 +172,8 @@ def check(catalogue: Catalogue) -> list[str]:
     """`mismatches` of the catalogue's stores and model against its params."""
     return mismatches(catalogue.params, catalogue.meta.attrs, catalogue.audio_attrs,
                       catalogue.video_attrs, getattr(catalogue.model, "meta", {}),
-                      segments_digest(catalogue.root / SEGMENTS))
+                      {path: stale_blocks(catalogue.root / path, catalogue.root / SEGMENTS)
+                       for path in (AUDIO, VIDEO)})
 
 
 def decode_file(path: str | Path, params: dict) -> tuple[np.ndarray, np.ndarray]:

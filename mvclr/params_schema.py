@@ -30,7 +30,7 @@ SCHEMA = {
                "sample_rate": INT, "frames": INT, "height": INT, "width": INT, "unit_videos": INT,
                "workers": INT, "timeout_seconds": NUMBER},
     "features": {"block_rows": INT,
-                 "audio": {"model": STR, "layers": LIST, "batch_size": INT},
+                 "audio": {"model": STR, "layers": LIST, "runtime": STR, "batch_size": INT},
                  "video": {"weights": STR, "frames": INT, "batch_size": INT}},
     "paper_base": TRAIN,
     "configs": {"*": TRAIN},

@@ -52,7 +52,7 @@ def write_features(path: Path, x: np.ndarray) -> None:
     store = FeatureStore.open(path, rows=len(x), dim=x.shape[1], block_rows=16,
                               attrs={"fingerprint": "test"})
     for b in range(store.n_blocks):
-        store.write(b, x[store.block(b)])
+        store.write(b, x[store.block(b)], np.full(16, 1, np.uint8))
 
 
 def make_workspace(root: Path, n_videos: int = 30, seed: int = 0, p: dict | None = None) -> dict:

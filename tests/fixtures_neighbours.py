@@ -41,7 +41,7 @@ def write_features(path: Path, x: np.ndarray, **attrs) -> None:
     store = FeatureStore.open(path, rows=len(x), dim=x.shape[1], block_rows=16,
                               attrs={"fingerprint": "test", **attrs})
     for b in range(store.n_blocks):
-        store.write(b, x[store.block(b)])
+        store.write(b, x[store.block(b)], np.full(16, 1, np.uint8))
 
 
 def write_model(root: Path, p: dict, seed: int = 0) -> None:

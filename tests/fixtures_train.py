@@ -59,7 +59,7 @@ def write_features(path: Path, x: np.ndarray, block_rows: int = 64) -> None:
     store = FeatureStore.open(path, rows=len(x), dim=x.shape[1], block_rows=block_rows,
                               attrs={"fingerprint": "test"})
     for b in range(store.n_blocks):
-        store.write(b, x[store.block(b)])
+        store.write(b, x[store.block(b)], np.full(16, 1, np.uint8))
 
 
 def write_workspace(root: Path, n_videos: int = 30, **pairs) -> tuple[np.ndarray, np.ndarray]:

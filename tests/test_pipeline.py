@@ -174,3 +174,18 @@ def test_experiment_on_the_split_reruns_neither_probing_nor_decoding_nor_embeddi
     ran = stages_run(out)
     assert "split" in ran and "train" in ran and "evaluate" in ran
     assert not ran & {"demo", "prepare", "decode", "embed_audio", "embed_video"}, ran
+
+
+
+def test_a_change_of_runtime_re_embeds_audio_only(workspace):
+    params = yaml.safe_load((workspace / "params.yaml").read_text())
+    before = params["features"]["audio"]["runtime"]
+    after = {"torch": "tensorflow", "tensorflow": "torch"}[before]
+    params["features"]["audio"]["runtime"] = after
+    (workspace / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    changed = json.loads(run(["dvc", "status", "--json"], workspace).strip().splitlines()[-1])
+    assert "embed_audio" in changed and "embed_video" not in changed
+    out = run(["dvc", "repro", "--single-item", "embed_audio"], workspace)
+    assert stages_run(out) == {"embed_audio"}
+    assert f"{VIDEOS * SEGMENTS} segments in" in out               # every block recomputed
+    assert feature_store.attrs(workspace / "features/audio.zarr")["runtime"] == after
