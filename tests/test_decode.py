@@ -15,7 +15,7 @@ import pytest
 import yaml
 from make_media import MAX_LAG, audio_lag, read_pattern, shown_frames, write_dataset, write_media
 
-from mvclr.data import decoding, media, reader, segment_store, shards
+from mvclr.data import decoding, media, reader, shards
 from mvclr.data.index import read_index
 from mvclr.data.layout import Layout
 from mvclr.data.sampling import segment_starts, video_rng

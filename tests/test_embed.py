@@ -218,7 +218,7 @@ def test_changing_the_last_segments_audio_recomputes_its_block_only(tmp_path, pa
     np.testing.assert_array_equal(after[:4], before[:4])
     assert not np.allclose(after[5], before[5]) and np.allclose(after[4], before[4], atol=1e-6)
     with h5py.File(segments) as f:
-        np.testing.assert_allclose(after, forward(backbone.prepare(f["audio"][:, 16000:64000])),
+        np.testing.assert_allclose(after, forward(backbone.prepare(f["audio"][:])),
                                    rtol=1e-5, atol=1e-5 * np.abs(after).max())
     assert embedding.embed("audio", backbone, params, segments, out,
                            progress=False)["blocks"] == []
