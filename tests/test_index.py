@@ -124,6 +124,18 @@ def test_save_load_round_trip_and_reproducible_files(clustered, tmp_path):
         assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes()
 
 
+def test_row_of_finds_every_id_in_any_order(tmp_path):
+    ids = np.array(["b", "ab", "a", "c10", "c2", "a b", "Z", "é"])
+    x = np.random.default_rng(0).standard_normal((len(ids), 4)).astype(np.float32)
+    idx = vi.build(x, ids, ["train"] * len(ids), SETTINGS, seed=0, representation="cl_audio")
+    vi.save(idx, tmp_path)
+    for index in (idx, vi.load(tmp_path)):
+        assert [index.row_of(v) for v in ids] == list(range(len(ids)))
+        for missing in ("", "aa", "c1", "zz"):
+            with pytest.raises(vi.VideoIndexError, match="unknown video id"):
+                index.row_of(missing)
+
+
 def test_choose_kind_by_videos_times_dim():
     settings = {**SETTINGS, "exact_max": 1000}
     assert vi.choose_kind(100, 10, settings) == "exact"

@@ -17,7 +17,7 @@ map): a query by catalogue id never needs the feature stores.
 Files (`save` / `load`), one directory per representation:
   index.faiss   the FAISS index, memory-mapped on load (IO_FLAG_MMAP_IFC): loading reads
                 nothing; an exact query reads the whole file, an IVF query its nprobe lists
-  videos.npy    video_id and split per row
+  videos.npy    video_id and split per row, and the rows in order of video id (`order`)
   meta.json     representation, kind, dim, videos, nlist / nprobe, seed, faiss version and
                 whatever `info` the caller recorded (e.g. the aggregation, a model digest)
 Builds are deterministic (seeded sample and k-means), so the files are reproducible.
@@ -108,12 +108,14 @@ class VideoIndex:
     """A FAISS index of video vectors with the id and split of every row."""
 
     def __init__(self, index: faiss.Index, video_ids: np.ndarray, splits: np.ndarray,
-                 meta: dict, source: str = "the index"):
+                 meta: dict, source: str = "the index", order: np.ndarray | None = None):
         if index.ntotal != len(video_ids) or len(video_ids) != len(splits):
             raise VideoIndexError(f"{source}: {index.ntotal} vectors for {len(video_ids)} video "
                                   f"ids and {len(splits)} splits")
         self.index, self.video_ids, self.splits = index, np.asarray(video_ids), np.asarray(splits)
         self.meta, self.source = meta, source
+        # rows in order of video id: an id is found by binary search
+        self.order = np.argsort(self.video_ids, kind="stable") if order is None else order
         self._masks: dict[frozenset, np.ndarray] = {}
 
     @property
@@ -124,12 +126,12 @@ class VideoIndex:
         return self.index.ntotal
 
     def row_of(self, video_id: str) -> int:
-        hit = np.flatnonzero(self.video_ids == video_id)
-        if len(hit) == 0:
-            examples = ", ".join(map(str, self.video_ids[:3]))
-            raise VideoIndexError(f"unknown video id {video_id!r}: not among the {len(self)} "
-                                  f"videos of {self.source} (e.g. {examples})")
-        return int(hit[0])
+        at = int(np.searchsorted(self.video_ids, video_id, sorter=self.order))
+        if at < len(self) and self.video_ids[self.order[at]] == video_id:
+            return int(self.order[at])
+        examples = ", ".join(map(str, self.video_ids[:3]))
+        raise VideoIndexError(f"unknown video id {video_id!r}: not among the {len(self)} "
+                              f"videos of {self.source} (e.g. {examples})")
 
     def vector(self, video_id: str) -> np.ndarray:
         """The stored (L2-normalised) vector of a catalogue video, float32 [dim]."""
@@ -239,8 +241,9 @@ def _replace(path: Path, write) -> None:
 def save(index: VideoIndex, directory: str | Path) -> None:
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
-    table = np.empty(len(index), dtype=[("video_id", index.video_ids.dtype), ("split", "U5")])
-    table["video_id"], table["split"] = index.video_ids, index.splits
+    table = np.empty(len(index), dtype=[("video_id", index.video_ids.dtype), ("split", "U5"),
+                                        ("order", np.int64)])
+    table["video_id"], table["split"], table["order"] = index.video_ids, index.splits, index.order
     _replace(directory / INDEX_FILE, lambda p: faiss.write_index(index.index, str(p)))
     _replace(directory / VIDEOS_FILE, lambda p: p.write_bytes(_npy(table)))
     _replace(directory / META_FILE, lambda p: p.write_text(json.dumps(index.meta, indent=1) + "\n"))
@@ -269,4 +272,4 @@ def load(directory: str | Path) -> VideoIndex:
     if index.d != meta.get("dim"):
         raise VideoIndexError(f"{directory / INDEX_FILE} holds vectors of dimension {index.d}, "
                               f"{directory / META_FILE} says {meta.get('dim')}")
-    return VideoIndex(index, table["video_id"], table["split"], meta, str(directory))
+    return VideoIndex(index, table["video_id"], table["split"], meta, str(directory), table["order"])
