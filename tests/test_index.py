@@ -156,6 +156,9 @@ def test_clear_errors(exact, tmp_path):
     bad[4, 2] = np.nan
     with pytest.raises(vi.VideoIndexError, match="NaN"):
         vi.build(bad, idx.video_ids, idx.splits, SETTINGS, seed=0, representation="musicnn")
+    with pytest.raises(vi.VideoIndexError, match="index.ivf.nprobe must be > 0, got 0"):
+        vi.build(x, idx.video_ids, idx.splits, {**SETTINGS, "ivf": {**SETTINGS["ivf"], "nprobe": 0}},
+                 seed=0, representation="musicnn")
     with pytest.raises(vi.VideoIndexError, match="not unique"):
         vi.build(x[:2], ["a", "a"], ["train", "test"], SETTINGS, seed=0, representation="musicnn")
 

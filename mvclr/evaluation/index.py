@@ -70,6 +70,15 @@ class Neighbours:
     similarity: np.ndarray      # float32 [m], cosine
 
 
+def check_settings(settings: dict) -> None:
+    """A VideoIndexError naming the params key of a value out of range."""
+    bad = [f"index.exact_max must be >= 0, got {settings['exact_max']}"] if settings["exact_max"] < 0 else []
+    bad += [f"index.ivf.{key} must be > 0, got {value}" for key, value in settings["ivf"].items()
+            if value <= 0]
+    if bad:
+        raise VideoIndexError("params.yaml: " + "; ".join(bad))
+
+
 def choose_kind(n: int, dim: int, settings: dict) -> str:
     """exact while n × dim <= settings["exact_max"], ivf above."""
     return EXACT if n * dim <= settings["exact_max"] else IVF
@@ -199,6 +208,7 @@ def build(vectors: np.ndarray, video_ids, splits, settings: dict, seed: int,
           representation: str, info: dict | None = None, kind: str | None = None) -> VideoIndex:
     """The index of `vectors` [n, dim] (row r: video_ids[r], splits[r]); kind by choose_kind
     unless given. settings: params["index"]."""
+    check_settings(settings)
     video_ids, splits = np.asarray(video_ids, dtype=str), np.asarray(splits, dtype=str)
     if vectors.ndim != 2 or len(vectors) == 0:
         raise VideoIndexError(f"{representation}: expected video vectors [n >= 1, dim], got shape "
