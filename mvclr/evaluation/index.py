@@ -39,7 +39,6 @@ n·nlist·dim (assigning every video to a list) plus the k-means on train_per_li
 """
 from __future__ import annotations
 
-import io
 import json
 import math
 import os
@@ -205,9 +204,9 @@ class VideoIndex:
 
 
 def build(vectors: np.ndarray, video_ids, splits, settings: dict, seed: int,
-          representation: str, info: dict | None = None, kind: str | None = None) -> VideoIndex:
-    """The index of `vectors` [n, dim] (row r: video_ids[r], splits[r]); kind by choose_kind
-    unless given. settings: params["index"]."""
+          representation: str, info: dict | None = None) -> VideoIndex:
+    """The index of `vectors` [n, dim] (row r: video_ids[r], splits[r]), of the kind
+    choose_kind picks; settings: params["index"]; info: recorded in meta.json."""
     check_settings(settings)
     video_ids, splits = np.asarray(video_ids, dtype=str), np.asarray(splits, dtype=str)
     if vectors.ndim != 2 or len(vectors) == 0:
@@ -225,17 +224,15 @@ def build(vectors: np.ndarray, video_ids, splits, settings: dict, seed: int,
     finite = np.array([np.isfinite(vectors[s:s + ADD_ROWS]).all() for s in range(0, n, ADD_ROWS)])
     if not finite.all():
         raise VideoIndexError(f"{representation}: video vectors hold NaN or infinite values")
-    kind = kind or choose_kind(n, dim, settings)
+    kind = choose_kind(n, dim, settings)
     if kind == EXACT:
         index = faiss.IndexFlatIP(dim)
         _add(index, vectors)
         shape = {}
-    elif kind == IVF:
+    else:
         index = _ivf(vectors, settings, seed)
         shape = {"nlist": index.nlist, "nprobe": index.nprobe,
                  "train_rows": min(n, settings["ivf"]["train_per_list"] * index.nlist)}
-    else:
-        raise VideoIndexError(f"unknown index kind {kind!r}; known: {EXACT}, {IVF}")
     meta = {"representation": representation, "kind": kind, "dim": dim, "videos": n, **shape,
             "metric": "cosine", "seed": seed, "faiss": faiss.__version__, **(info or {})}
     return VideoIndex(index, video_ids, splits, meta, f"the {representation} index")
@@ -249,20 +246,20 @@ def _replace(path: Path, write) -> None:
 
 
 def save(index: VideoIndex, directory: str | Path) -> None:
+    """The files of the module docstring in `directory` (created), each replaced whole."""
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
     table = np.empty(len(index), dtype=[("video_id", index.video_ids.dtype), ("split", "U5"),
                                         ("order", np.int64)])
     table["video_id"], table["split"], table["order"] = index.video_ids, index.splits, index.order
     _replace(directory / INDEX_FILE, lambda p: faiss.write_index(index.index, str(p)))
-    _replace(directory / VIDEOS_FILE, lambda p: p.write_bytes(_npy(table)))
+    _replace(directory / VIDEOS_FILE, lambda p: _write_npy(p, table))
     _replace(directory / META_FILE, lambda p: p.write_text(json.dumps(index.meta, indent=1) + "\n"))
 
 
-def _npy(table: np.ndarray) -> bytes:
-    buf = io.BytesIO()
-    np.save(buf, table, allow_pickle=False)
-    return buf.getvalue()
+def _write_npy(path: Path, table: np.ndarray) -> None:
+    with open(path, "wb") as f:        # np.save to a name would append ".npy"
+        np.save(f, table, allow_pickle=False)
 
 
 def load(directory: str | Path) -> VideoIndex:
