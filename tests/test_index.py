@@ -158,6 +158,10 @@ def test_clear_errors(exact, tmp_path):
         idx.neighbours("vid0001", 3, splits=["dev"])
     with pytest.raises(vi.VideoIndexError, match="not found"):
         vi.load(tmp_path / "missing")
+    vi.save(idx, tmp_path / "old")
+    np.save(tmp_path / "old" / vi.VIDEOS_FILE, idx.video_ids)
+    with pytest.raises(vi.VideoIndexError, match="expected the fields video_id, split, order"):
+        vi.load(tmp_path / "old")
     bad = x.copy()
     bad[4, 2] = np.nan
     with pytest.raises(vi.VideoIndexError, match="NaN"):

@@ -272,6 +272,9 @@ def load(directory: str | Path) -> VideoIndex:
                                   "(`dvc repro index`)")
     meta = json.loads((directory / META_FILE).read_text())
     table = np.load(directory / VIDEOS_FILE, allow_pickle=False)
+    if table.dtype.names != ("video_id", "split", "order"):
+        raise VideoIndexError(f"{directory / VIDEOS_FILE}: expected the fields video_id, split, "
+                              f"order, found {table.dtype.names}; rebuild the index")
     try:
         index = faiss.read_index(str(directory / INDEX_FILE), faiss.IO_FLAG_MMAP_IFC)
     except RuntimeError as e:
