@@ -44,6 +44,9 @@ SCHEMA = {
                                              "patience": INT}},
               "top_tags": INT, "hidden": LIST, "lr": NUMBER, "weight_decay": NUMBER,
               "max_epochs": INT, "patience": INT, "batch_size": INT},
+    "index": {"exact_max": INT,
+              "ivf": {"lists_per_sqrt": NUMBER, "train_per_list": INT, "iterations": INT,
+                      "nprobe": INT}},
 }
 
 
