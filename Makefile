@@ -1,6 +1,7 @@
 # `make repro`: set up .venv and run the pipeline on the demo data set.
 # `make test`:  set up .venv and run the test suite.
-# `make lock`:  re-resolve requirements.lock from setup.cfg (then commit it).
+# `make lock`:  re-resolve requirements.lock from setup.cfg to the newest allowed versions
+#               (then commit it and re-run `make repro`: results may move).
 # Both setup targets are idempotent: .venv is rebuilt when the lock changes. The set-up
 # installs exactly the locked versions (hash-checked, no resolution: --no-deps), so every
 # machine runs the same libraries; the lock is for CPython 3.11 on Linux x86-64.
@@ -29,7 +30,7 @@ setup: $(STAMP)
 # pip-tools in a venv of its own; lock-constraints.txt holds deliberate holds
 lock:
 	test -x $(TOOLS)/bin/pip-compile || { $(PYTHON) -m venv $(TOOLS) && $(TOOLS)/bin/pip install --quiet pip-tools==7.6.2; }
-	$(TOOLS)/bin/pip-compile --quiet --extra test --generate-hashes --strip-extras --allow-unsafe \
+	$(TOOLS)/bin/pip-compile --quiet --upgrade --extra test --generate-hashes --strip-extras --allow-unsafe \
 	    --no-emit-index-url --no-emit-find-links -c lock-constraints.txt -o $(LOCK) setup.cfg
 	rm -rf $(TOOLS)/nodeps && $(TOOLS)/bin/pip download --quiet --no-deps -d $(TOOLS)/nodeps musicnn==0.1.0
 	{ echo "# musicnn, installed with --no-deps (written by make lock)"; \
