@@ -16,6 +16,7 @@ RETRIEVAL, PROBES = REPORTS / "retrieval.json", REPORTS / "probes.json"
 DIAGNOSTICS, DIAGNOSTIC_PLOTS = REPORTS / "diagnostics.json", REPORTS / "diagnostics"
 TABLES = REPORTS / "tables.md"
 NEIGHBOURS_HTML, NEIGHBOURS_JSON = REPORTS / "neighbours.html", REPORTS / "neighbours.json"
+ENVIRONMENT = REPORTS / "environment.json"
 
 
 def model(name: str) -> Path:
