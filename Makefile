@@ -1,22 +1,40 @@
 # `make repro`: set up .venv and run the pipeline on the demo data set.
 # `make test`:  set up .venv and run the test suite.
-# Both are idempotent: the environment is rebuilt only when setup.cfg changes.
+# `make lock`:  re-resolve requirements.lock from setup.cfg to the newest allowed versions
+#               (then commit it and re-run `make repro`: results may move).
+# Both setup targets are idempotent: .venv is rebuilt when the lock changes. The set-up
+# installs exactly the locked versions (hash-checked, no resolution: --no-deps), so every
+# machine runs the same libraries; the lock is for CPython 3.11 on Linux x86-64.
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
+LOCK   := requirements.lock
+# musicnn 0.1.0 pins numpy<1.17, which cannot be met: its code and weights work without it,
+# so it is locked apart and installed without its dependencies
+NODEPS := requirements-nodeps.lock
+TOOLS  := .venv-lock
 
-.PHONY: setup browser ffmpeg repro test bench
+.PHONY: setup lock browser ffmpeg repro test bench
 
-$(STAMP): setup.cfg pyproject.toml
-	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e ".[test]"
-	# musicnn 0.1.0 pins numpy<1.17, which cannot be met: its code and weights work without it
-	$(BIN)/pip install --quiet --no-deps musicnn==0.1.0
+$(STAMP): $(LOCK) $(NODEPS) setup.cfg pyproject.toml
+	rm -rf $(VENV)
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --no-deps --require-hashes -r $(LOCK)
+	$(BIN)/pip install --quiet --no-deps --require-hashes -r $(NODEPS)
+	$(BIN)/pip install --quiet --no-deps --no-build-isolation -e .
 	touch $(STAMP)
 
 setup: $(STAMP)
+
+# pip-tools in a venv of its own; lock-constraints.txt holds deliberate holds
+lock:
+	test -x $(TOOLS)/bin/pip-compile || { $(PYTHON) -m venv $(TOOLS) && $(TOOLS)/bin/pip install --quiet pip-tools==7.6.2; }
+	$(TOOLS)/bin/pip-compile --quiet --upgrade --extra test --generate-hashes --strip-extras --allow-unsafe \
+	    --no-emit-index-url --no-emit-find-links -c lock-constraints.txt -o $(LOCK) setup.cfg
+	rm -rf $(TOOLS)/nodeps && $(TOOLS)/bin/pip download --quiet --no-deps -d $(TOOLS)/nodeps musicnn==0.1.0
+	{ echo "# musicnn, installed with --no-deps (written by make lock)"; \
+	  for f in $(TOOLS)/nodeps/*; do echo "musicnn==0.1.0 \\"; $(TOOLS)/bin/pip hash $$f | sed -n 's/^--hash=/    --hash=/p'; done; } > $(NODEPS)
 
 repro: setup
 	PATH="$(CURDIR)/$(BIN):$$PATH" dvc repro

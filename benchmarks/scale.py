@@ -35,6 +35,7 @@ import argparse
 import copy
 import json
 import os
+import resource
 import shutil
 import subprocess
 import sys
@@ -95,15 +96,17 @@ def exact_neighbours(x: np.ndarray, seeds: np.ndarray, candidates: np.ndarray | 
 
 
 def timed_queries(idx: video_index.VideoIndex, seeds: np.ndarray, splits=None
-                  ) -> tuple[np.ndarray, np.ndarray]:
-    """Neighbours and milliseconds of one query by id at a time."""
-    found, ms = [], []
+                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Neighbours, wall-clock and CPU milliseconds of one query by id at a time (CPU time
+    leaves out the waits for the other processes on the shared cores)."""
+    found, ms, cpu = [], [], []
     for s in seeds:
-        start = time.perf_counter()
+        start, start_cpu = time.perf_counter(), time.thread_time()
         rows = idx.neighbours(idx.video_ids[s], K, splits).rows
         ms.append(1000 * (time.perf_counter() - start))
+        cpu.append(1000 * (time.thread_time() - start_cpu))
         found.append(np.pad(rows, (0, K - len(rows)), constant_values=-1))
-    return np.array(found), np.array(ms)
+    return np.array(found), np.array(ms), np.array(cpu)
 
 
 def fresh_process(directory: Path, video_id: str) -> tuple[float, float, float]:
@@ -117,7 +120,7 @@ def fresh_process(directory: Path, video_id: str) -> tuple[float, float, float]:
 def bench_representation(name: str, dim: int, m: int, params: dict, queries: int,
                          workdir: Path) -> dict:
     rng = np.random.default_rng(params["seed"])
-    x = synthetic.clustered_vectors(m, dim, seed=params["seed"] + dim)
+    x = synthetic.clustered_vectors(m, dim, seed=params["seed"] + REPRESENTATIONS.index(name))
     ids = np.array([f"v{i:07d}" for i in range(m)])
     splits = rng.choice(["train", "val", "test"], size=m, p=[0.8, 0.1, 0.1])
     seeds = rng.choice(m, size=min(queries, m), replace=False)
@@ -142,14 +145,16 @@ def bench_representation(name: str, dim: int, m: int, params: dict, queries: int
     idx = video_index.load(directory)
     load_ms = 1000 * (time.perf_counter() - start)
     timed_queries(idx, seeds[:20])             # page in the coarse quantiser
-    found, ms = timed_queries(idx, seeds)
-    found_test, ms_test = timed_queries(idx, seeds, ["test"])
+    faults = resource.getrusage(resource.RUSAGE_SELF).ru_majflt
+    found, ms, cpu = timed_queries(idx, seeds)
+    faults = resource.getrusage(resource.RUSAGE_SELF).ru_majflt - faults
+    found_test, ms_test, _ = timed_queries(idx, seeds, ["test"])
     sweep = {}
     if idx.meta["kind"] == video_index.IVF:
         chosen = idx.index.nprobe
         for nprobe in sorted({max(1, chosen // 4), max(1, chosen // 2), chosen, 2 * chosen}):
             idx.index.nprobe = nprobe
-            f, t = timed_queries(idx, seeds[:300])
+            f, t, _ = timed_queries(idx, seeds[:300])
             sweep[nprobe] = (recall(f, truth[:300]), float(np.percentile(t, 50)))
         idx.index.nprobe = chosen
     wall, inside, rss = fresh_process(directory, str(ids[seeds[0]]))
@@ -157,6 +162,7 @@ def bench_representation(name: str, dim: int, m: int, params: dict, queries: int
             "nprobe": idx.meta.get("nprobe", "-"), "build_s": build_s,
             "file_mib": (directory / video_index.INDEX_FILE).stat().st_size / 2 ** 20,
             "load_ms": load_ms, "p50": np.percentile(ms, 50), "p99": np.percentile(ms, 99),
+            "cpu_p50": np.percentile(cpu, 50), "cpu_p99": np.percentile(cpu, 99), "faults": faults,
             "recall": recall(found, truth), "test_p50": np.percentile(ms_test, 50),
             "test_p99": np.percentile(ms_test, 99), "test_recall": recall(found_test, truth_test),
             "exact_p50": np.percentile(exact_ms, 50), "sweep": sweep, "fresh_s": wall,
@@ -189,6 +195,9 @@ def videos_index(m: int, names: list[str], queries: int, params: dict) -> None:
         if r["sweep"]:
             print(f"{r['name']}: nprobe -> (recall@10, p50 ms) on 300 queries: "
                   + ", ".join(f"{p}: ({rec:.3f}, {t:.2f})" for p, (rec, t) in r["sweep"].items()))
+    for r in rows:
+        print(f"{r['name']}: CPU time of a query p50 {r['cpu_p50']:.2f} ms, p99 {r['cpu_p99']:.2f} ms; "
+              f"{r['faults']} major page faults in the {queries} queries")
     for r in rows:
         print(f"{r['name']}: fresh process, start to answer {r['fresh_s']:.2f} s (import + load + "
               f"query {r['fresh_inside_s']:.2f} s), its peak RSS {r['fresh_rss_mib']:.0f} MiB")

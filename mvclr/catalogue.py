@@ -4,8 +4,9 @@ labels. A query by catalogue id is answered from the index alone (the video's st
 the feature stores are never read.
 
 `check` lists where the stores and the model the index was built from (its manifest) differ from
-what params.yaml now holds, or from other segments than the feature stores were computed from,
-and where the model or the stores changed after the index was built (the index is stale).
+what params.yaml now holds, the feature stores' blocks that were not computed from the segments
+the segment store held then, and where the model or the stores changed after the index was
+built (the index is stale).
 """
 from __future__ import annotations
 
@@ -41,8 +42,9 @@ def _differ(where, name, built, now) -> str:
 
 
 def mismatches(params: dict, segment_attrs: dict, audio_attrs: dict, video_attrs: dict,
-               model_meta: dict, segments_digest: str | None = None) -> list[str]:
-    """Every difference between what the stores and the model were built with and params."""
+               model_meta: dict, stale: dict | None = None) -> list[str]:
+    """Every difference between what the stores and the model were built with and params;
+    `stale`: {store path: its blocks not computed from the segments SEGMENTS holds}."""
     out = []
     dec = params["decode"]
     for key in DECODE_KEYS:
@@ -52,8 +54,9 @@ def mismatches(params: dict, segment_attrs: dict, audio_attrs: dict, video_attrs
         out.append(_differ(SEGMENTS, "seed", segment_attrs["seed"], params["seed"]))
     for path, attrs in ((AUDIO, audio_attrs), (VIDEO, video_attrs)):
         spec = attrs.get("fingerprint_of", {})
-        if segments_digest and spec.get("segments") not in (None, segments_digest):
-            out.append(f"{path} was computed from other segments than {SEGMENTS} now holds")
+        if stale and stale.get(path):
+            out.append(f"{path} was computed from other segments than {SEGMENTS} now holds "
+                       f"(blocks {stale[path]})")
         if "window_seconds" in spec and spec["window_seconds"] != dec["window_seconds"]:
             out.append(_differ(path, "decode.window_seconds", spec["window_seconds"], dec["window_seconds"]))
     audio_params, video_params = params["features"]["audio"], params["features"]["video"]
@@ -170,7 +173,8 @@ def check(catalogue: Catalogue) -> list[str]:
     """`mismatches` of what the index was built from against the params, and `stale`."""
     built, how = catalogue.manifest, catalogue.params["probe"]["aggregate"]
     out = mismatches(catalogue.params, built["segments"]["attrs"], built["audio"], built["video"],
-                     built["model"]["meta"], built["segments"]["digest"])
+                     built["model"]["meta"], {AUDIO: built["audio"]["stale"],
+                                              VIDEO: built["video"]["stale"]})
     if built["aggregate"] != how:
         out.append(_differ(VIDEO_INDEX, "probe.aggregate", built["aggregate"], how))
     return [*out, *stale(catalogue)]

@@ -10,19 +10,19 @@ from pathlib import Path
 
 import numpy as np
 
-from mvclr.catalogue import DECODE_KEYS, MODEL, Catalogue, CatalogueError
+from mvclr.catalogue import MODEL, Catalogue, CatalogueError
 from mvclr.contrastive import heads
 from mvclr.data import media, reader, sampling
-from mvclr.data.segment_store import frame_offsets
+from mvclr.data.layout import Layout
 from mvclr.evaluation.pooling import aggregate_runs, representations
-from mvclr.features.windows import window_frames, window_samples
 from mvclr.paths import VIDEO
 
 
 def decode_file(path: str | Path, params: dict) -> tuple[np.ndarray, np.ndarray]:
     """The segments of a new video as the decode stage cuts them, with the windows seeded by
     `seed` and the file's stem as video id (so a file named <video_id>.<ext> gets the windows
-    the decode stage gave that video): audio [k, samples], frames [k, F, H, W, 3].
+    the decode stage gave that video), as the segment store keeps them (the analysis window):
+    audio [k, samples], frames [k, F, H, W, 3].
     MediaError when the file is unusable; CatalogueError when it is too short for a segment."""
     dec = params["decode"]
     probe = media.probe(path)
@@ -31,9 +31,7 @@ def decode_file(path: str | Path, params: dict) -> tuple[np.ndarray, np.ndarray]
     if len(starts) == 0:
         raise CatalogueError(f"{path}: too short ({probe.duration:.1f} s, a segment is "
                              f"{dec['segment_seconds']} s)")
-    return reader.read_segments(path, starts, dec["segment_seconds"], dec["sample_rate"],
-                               frame_offsets(dec["segment_seconds"], dec["frames"]),
-                               dec["height"], dec["width"])
+    return reader.read_segments(path, starts, Layout.from_params(params))
 
 
 def backbone_vectors(audio: np.ndarray, frames: np.ndarray, catalogue: Catalogue
@@ -45,7 +43,6 @@ def backbone_vectors(audio: np.ndarray, frames: np.ndarray, catalogue: Catalogue
     (segmentation fault) when TensorFlow was loaded first (torch 2.14, tensorflow 2.21)."""
     from mvclr.features.r2plus1d import R2Plus1DBackbone, WeightsUnavailable
     params = catalogue.params
-    attrs = {k: params["decode"][k] for k in DECODE_KEYS}
     window = params["decode"]["window_seconds"]
     spec_a = catalogue.audio_attrs.get("fingerprint_of", {})
     spec_v = catalogue.video_attrs.get("fingerprint_of", {})
@@ -58,15 +55,14 @@ def backbone_vectors(audio: np.ndarray, frames: np.ndarray, catalogue: Catalogue
     if r2plus1d.weights != used:
         raise CatalogueError(f"{catalogue.root / VIDEO} was computed with R(2+1)D weights {used!r}, "
                              f"but this run has {r2plus1d.weights!r}")
-    count = spec_v.get("frames", params["features"]["video"]["frames"])
-    v = r2plus1d(frames[:, window_frames(attrs, window, count)])
+    v = r2plus1d(frames)
 
     from mvclr.features.musicnn import MusicnnBackbone
     musicnn = MusicnnBackbone(spec_a.get("model", params["features"]["audio"]["model"]),
                               spec_a.get("layers", params["features"]["audio"]["layers"]),
                               seconds=window)
     try:
-        a = musicnn(audio[:, window_samples(attrs, window)])
+        a = musicnn(audio)
     finally:
         musicnn.close()
     return a, v

@@ -4,7 +4,9 @@ from pathlib import Path
 
 DEMO = Path("data/demo")
 INDEX = Path("data/index.csv")
+SPLIT = Path("data/split.csv")
 SEGMENTS = Path("data/segments.h5")
+SHARDS = Path("data/segments")      # the shard files data/segments.h5 presents as one table
 AUDIO, VIDEO = Path("features/audio.zarr"), Path("features/video.zarr")
 MODELS = Path("models")
 REPORTS = Path("reports")
@@ -14,6 +16,7 @@ RETRIEVAL, PROBES = REPORTS / "retrieval.json", REPORTS / "probes.json"
 DIAGNOSTICS, DIAGNOSTIC_PLOTS = REPORTS / "diagnostics.json", REPORTS / "diagnostics"
 TABLES = REPORTS / "tables.md"
 NEIGHBOURS_HTML, NEIGHBOURS_JSON = REPORTS / "neighbours.html", REPORTS / "neighbours.json"
+ENVIRONMENT = REPORTS / "environment.json"
 VIDEO_INDEX = Path("index")          # stage index: one FAISS index per representation (mvclr similar)
 
 

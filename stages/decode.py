@@ -1,25 +1,34 @@
-"""Stage `decode`: the segments of every usable video of data/index.csv into data/segments.h5
-(mvclr.data.decoding)."""
+"""Stage `decode`: the segments of every usable video of data/index.csv into the segment store
+(data/segments.h5 over the shards in data/segments/; mvclr.data.decoding, mvclr.data.shards),
+and the ingest report: what became of every row (reports/ingest.json)."""
 from __future__ import annotations
 
+import json
 import sys
 
 from mvclr.config import load_params
-from mvclr.data.decoding import decode_all, plan
-from mvclr.data.index import read_index
-from mvclr.paths import INDEX, SEGMENTS
+from mvclr.data import decoding, shards
+from mvclr.data.index import read_index, summary
+from mvclr.data.layout import Layout
+from mvclr.paths import INDEX, INGEST, SEGMENTS, SHARDS
 
 
 def main() -> None:
     params = load_params()
-    dec = params["decode"]
-    jobs = plan(read_index(INDEX), params["data"]["source"], params["seed"],
-                dec["segments"], dec["segment_seconds"])
-    failed = decode_all(jobs, SEGMENTS, dec, params["seed"])
-    ok = len(jobs) - len(failed)
-    print(f"decode: {ok} videos -> {SEGMENTS}; {len(failed)} failed"
-          + "".join(f"\n  {f['video_id']}: {f['reason']}" for f in failed))
-    if ok == 0:
+    dec, layout = params["decode"], Layout.from_params(params)
+    rows = read_index(INDEX)
+    jobs = decoding.jobs(rows, params["data"]["source"], params["seed"], dec["segments"],
+                         dec["segment_seconds"])
+    units = decoding.plan(jobs, layout, dec["unit_videos"])
+    report = shards.build(units, SEGMENTS, SHARDS, {**layout.attrs(), "seed": params["seed"]},
+                          timeout_seconds=dec["timeout_seconds"], workers=dec["workers"])
+    failed = report.pop("failed")
+    INGEST.parent.mkdir(parents=True, exist_ok=True)
+    INGEST.write_text(json.dumps(summary(rows, failed, report), indent=2) + "\n")
+    print(f"decode: {report['videos']} videos, {report['segments']} segments -> {SEGMENTS} "
+          f"({len(units)} shards in {SHARDS}, {report['shards']['kept']} kept); "
+          f"{len(failed)} failed, see {INGEST}")
+    if report["videos"] == 0:
         sys.exit("decode: no video could be decoded; see the messages above")
 
 

@@ -16,6 +16,7 @@ from mvclr.contrastive import heads
 from mvclr.config import train_config
 from mvclr.features.store import FeatureStore, load
 from mvclr.data.segment_store import SegmentWriter
+from mvclr.data.split import write_split
 
 GENRES = ["jazz", "pop", "rock"]
 TAGS = {"jazz": ["sax", "mellow"], "pop": ["catchy", "dance"], "rock": ["guitar", "loud"]}
@@ -51,7 +52,7 @@ def write_features(path: Path, x: np.ndarray) -> None:
     store = FeatureStore.open(path, rows=len(x), dim=x.shape[1], block_rows=16,
                               attrs={"fingerprint": "test"})
     for b in range(store.n_blocks):
-        store.write(b, x[store.block(b)])
+        store.write(b, x[store.block(b)], np.full(16, 1, np.uint8))
 
 
 def make_workspace(root: Path, n_videos: int = 30, seed: int = 0, p: dict | None = None) -> dict:
@@ -70,7 +71,7 @@ def make_workspace(root: Path, n_videos: int = 30, seed: int = 0, p: dict | None
         for i in range(n_videos):
             vid = f"v{i:03d}"
             w.append(np.zeros((SEGMENTS, 100), np.float32), np.zeros((SEGMENTS, 2, 2, 2, 3), np.uint8),
-                     vid, np.arange(SEGMENTS), np.arange(SEGMENTS) * 1.0, split[i])
+                     vid, np.arange(SEGMENTS) * 1.0, np.arange(SEGMENTS))
             g = GENRES.index(genre[i])
             shared = rng.normal(size=(SEGMENTS, 4))
             audio.append(np.hstack([3 * np.eye(3)[g] + rng.normal(size=(SEGMENTS, 3)), shared,
@@ -86,6 +87,8 @@ def make_workspace(root: Path, n_videos: int = 30, seed: int = 0, p: dict | None
         writer = csv.DictWriter(f, fieldnames=list(rows[0]))
         writer.writeheader()
         writer.writerows(rows)
+    write_split({r["video_id"]: r["split"] for r in rows if r["split"]}, root / "data/split.csv",
+                [r["video_id"] for r in rows])
     write_features(root / "features/audio.zarr", np.vstack(audio).astype(np.float32))
     write_features(root / "features/video.zarr", np.vstack(video).astype(np.float32))
     (root / "params.yaml").write_text(yaml.safe_dump(p))

@@ -18,6 +18,7 @@ from mvclr.config import train_config
 from mvclr.features.store import FeatureStore, load
 from mvclr.data.index import write_index
 from mvclr.data.segment_store import SegmentWriter
+from mvclr.data.split import write_split
 
 REPO = Path(__file__).resolve().parents[1]
 GENRES = ["jazz", "pop", "rock"]
@@ -40,7 +41,7 @@ def write_features(path: Path, x: np.ndarray, **attrs) -> None:
     store = FeatureStore.open(path, rows=len(x), dim=x.shape[1], block_rows=16,
                               attrs={"fingerprint": "test", **attrs})
     for b in range(store.n_blocks):
-        store.write(b, x[store.block(b)])
+        store.write(b, x[store.block(b)], np.full(16, 1, np.uint8))
 
 
 def write_model(root: Path, p: dict, seed: int = 0) -> None:
@@ -53,7 +54,8 @@ def write_model(root: Path, p: dict, seed: int = 0) -> None:
 
 
 def synthetic_workspace(root: Path, n_videos: int = 10, segments: int = 2, seed: int = 0) -> dict:
-    """data/segments.h5 (2 s segments at 16 kHz, 6 frames of 24 x 32), data/index.csv,
+    """data/segments.h5 (2 s segments at 16 kHz: the 1 s window, 3 frames of 24 x 32), data/index.csv,
+    data/split.csv,
     features/*.zarr, models/main.pt and params.yaml under root; returns the params."""
     root = Path(root)
     rng = np.random.default_rng(seed)
@@ -63,23 +65,26 @@ def synthetic_workspace(root: Path, n_videos: int = 10, segments: int = 2, seed:
     p["eval"].update(seed_videos=3, seed_segments=2, neighbours=2, summary_seeds=50)
     split = ["train"] * (n_videos - 5) + ["val"] + ["test"] * 4
     rows, audio, video = [], [], []
-    t = np.arange(32000) / 16000
+    t = np.arange(16000) / 16000
     (root / "data").mkdir(parents=True, exist_ok=True)
     with SegmentWriter(root / "data/segments.h5", sample_rate=16000, segment_seconds=2.0,
-                       frames=6, height=24, width=32, seed=p["seed"]) as w:
+                       window_seconds=1.0, frames=6, window_frames=3, height=24, width=32,
+                       seed=p["seed"]) as w:
         for i in range(n_videos):
             vid, genre = f"v{i:02d}", GENRES[i % 3]
             tone = np.stack([0.3 * np.sin(2 * np.pi * (220 * (i + 1) + 50 * s) * t) for s in range(segments)])
             colour = rng.integers(0, 256, 3)
-            frames = np.clip(colour + rng.integers(-40, 40, (segments, 6, 24, 32, 3)), 0, 255)
-            w.append(tone.astype(np.float32), frames.astype(np.uint8), vid, np.arange(segments),
-                     np.arange(segments) * 4.0, split[i])
+            frames = np.clip(colour + rng.integers(-40, 40, (segments, 3, 24, 32, 3)), 0, 255)
+            w.append(tone.astype(np.float32), frames.astype(np.uint8), vid,
+                     np.arange(segments) * 4.0, np.arange(segments))
             g = GENRES.index(genre)
             audio.append(np.eye(3)[g] * 2 + rng.normal(size=(segments, 3)))
             video.append(rng.normal(size=(segments, 4)))
             rows.append(index_row(vid, f"{vid}.mp4", genre, TAGS[genre][: 1 + i % 2], split[i]))
     rows.append(index_row("broken", "broken.mp4", "rock", [], "", "skipped", "truncated"))
     write_index(rows, root / "data/index.csv")
+    write_split({r["video_id"]: r["split"] for r in rows if r["split"]}, root / "data/split.csv",
+                [r["video_id"] for r in rows])
     write_features(root / "features/audio.zarr", np.vstack(audio).astype(np.float32))
     write_features(root / "features/video.zarr", np.vstack(video).astype(np.float32),
                    weights=f"random init (seed {p['seed']})")
@@ -92,7 +97,8 @@ def pipeline_workspace(root: Path, media_dir: Path) -> dict:
     """Four real videos in media_dir, decoded and embedded into root by the pipeline's
     functions with small settings (3 s segments, 8 frames of 64 x 86, 8 frames for R(2+1)D,
     random init); returns the params (also written to root/params.yaml)."""
-    from mvclr.data import decoding, media
+    from mvclr.data import decoding, media, shards
+    from mvclr.data.layout import Layout
     from mvclr.features.embedding import embed
     from mvclr.features.musicnn import MusicnnBackbone
     from mvclr.features.r2plus1d import R2Plus1DBackbone
@@ -113,8 +119,13 @@ def pipeline_workspace(root: Path, media_dir: Path) -> dict:
     rows.append(index_row("broken", "broken.mp4", "rock", [], "", "skipped", "truncated"))
     (root / "data").mkdir(parents=True, exist_ok=True)
     write_index(rows, root / "data/index.csv")
-    jobs = decoding.plan(rows, media_dir, p["seed"], p["decode"]["segments"], p["decode"]["segment_seconds"])
-    decoding.decode_all(jobs, root / "data/segments.h5", p["decode"], p["seed"])
+    write_split({r["video_id"]: r["split"] for r in rows if r["split"]}, root / "data/split.csv",
+                [r["video_id"] for r in rows])
+    layout = Layout.from_params(p)
+    jobs = decoding.jobs(rows, media_dir, p["seed"], p["decode"]["segments"], p["decode"]["segment_seconds"])
+    shards.build(decoding.plan(jobs, layout, p["decode"]["unit_videos"]), root / "data/segments.h5",
+                 root / "data/segments", {**layout.attrs(), "seed": p["seed"]}, timeout_seconds=60,
+                 workers=1, progress=False)
     # R(2+1)D before musicnn: torchvision's R(2+1)D crashes after TensorFlow was loaded
     backbones = {"video": R2Plus1DBackbone.from_params(p), "audio": MusicnnBackbone.from_params(p)}
     for modality, backbone in backbones.items():

@@ -8,6 +8,7 @@ import numpy as np
 
 from mvclr.features.store import FeatureStore
 from mvclr.data.segment_store import SegmentWriter
+from mvclr.data.split import write_split
 
 
 def synthetic_pairs(video_ids: np.ndarray, audio_dim: int = 24, video_dim: int = 16,
@@ -37,7 +38,8 @@ def video_layout(n_videos: int, segments: int = 6, split=(0.8, 0.1, 0.1)):
 
 
 def write_segments(path: Path, video_ids: np.ndarray, splits: np.ndarray) -> None:
-    """A segment store with the given rows (consecutive rows of one video) and 1-sample media."""
+    """A segment store with the given rows (consecutive rows of one video) and 1-sample media,
+    and the videos' split beside it (split.csv)."""
     with SegmentWriter(path, sample_rate=4, segment_seconds=1.0, frames=1, height=2,
                        width=2, seed=0) as writer:
         start = 0
@@ -47,16 +49,17 @@ def write_segments(path: Path, video_ids: np.ndarray, splits: np.ndarray) -> Non
                 stop += 1
             k = stop - start
             writer.append(np.zeros((k, 4), np.float32), np.zeros((k, 1, 2, 2, 3), np.uint8),
-                          str(video_ids[start]), np.arange(k), np.arange(k) * 5.0,
-                          str(splits[start]))
+                          str(video_ids[start]), np.arange(k) * 5.0, np.arange(k))
             start = stop
+    split = dict(zip(video_ids.tolist(), splits.tolist()))
+    write_split(split, Path(path).parent / "split.csv", list(split))
 
 
 def write_features(path: Path, x: np.ndarray, block_rows: int = 64) -> None:
     store = FeatureStore.open(path, rows=len(x), dim=x.shape[1], block_rows=block_rows,
                               attrs={"fingerprint": "test"})
     for b in range(store.n_blocks):
-        store.write(b, x[store.block(b)])
+        store.write(b, x[store.block(b)], np.full(16, 1, np.uint8))
 
 
 def write_workspace(root: Path, n_videos: int = 30, **pairs) -> tuple[np.ndarray, np.ndarray]:

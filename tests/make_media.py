@@ -65,8 +65,9 @@ def write_media(path: str | Path, seconds: float, *, fps: float = 24, width: int
                 height: int = 64, sample_rate: int = 44100, channels: int = 2,
                 video: bool = True, audio: bool = True, vcodec: str | None = None,
                 acodec: str | None = None, gop: int = 12, options: dict | None = None,
-                video_options: dict | None = None) -> Path:
-    """Write a file of `seconds` with the frame-index pattern and the chirp."""
+                video_options: dict | None = None, rotation: int = 0) -> Path:
+    """Write a file of `seconds` with the frame-index pattern and the chirp; `rotation`:
+    a display matrix turning the frames that many degrees counter-clockwise (as phones do)."""
     path = Path(path)
     dv, da = CODECS.get(path.suffix, ("libx264", "aac"))
     vcodec, acodec = vcodec or dv, acodec or da
@@ -82,6 +83,8 @@ def write_media(path: str | Path, seconds: float, *, fps: float = 24, width: int
             elif vcodec == "libvpx-vp9":
                 vs.options = {"deadline": "realtime", "cpu-used": "8", "crf": "20", "b": "0"}
             vs.options = {**vs.options, **(video_options or {})}
+            if rotation:
+                vs.set_display_rotation(rotation)
         if audio:
             as_ = out.add_stream(acodec, rate=sample_rate)
             as_.layout = "mono" if channels == 1 else "stereo"

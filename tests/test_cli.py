@@ -159,15 +159,16 @@ def test_mismatches_lists_each_difference():
     dec = p["decode"]
     same = catalogue.mismatches(
         p, {**{k: dec[k] for k in catalogue.DECODE_KEYS}, "seed": p["seed"]},
-        {"fingerprint_of": {"window_seconds": dec["window_seconds"], "segments": "d",
+        {"fingerprint_of": {"window_seconds": dec["window_seconds"],
                             **{k: p["features"]["audio"][k] for k in ("model", "layers")}}},
         {"weights": "kinetics400", "fingerprint_of": {"frames": p["features"]["video"]["frames"],
-                                                      "segments": "d", "seed": p["seed"]}},
-        {}, "d")
+                                                      "seed": p["seed"]}},
+        {}, {catalogue.AUDIO: [], catalogue.VIDEO: []})
     assert same == []
     other = catalogue.mismatches(
-        p, {"sample_rate": 22050}, {"fingerprint_of": {"model": "MSD_musicnn", "segments": "x"}},
-        {"weights": "random init (seed 0)", "fingerprint_of": {}}, {"train_config": {"embed_dim": 3}}, "d")
+        p, {"sample_rate": 22050}, {"fingerprint_of": {"model": "MSD_musicnn"}},
+        {"weights": "random init (seed 0)", "fingerprint_of": {}}, {"train_config": {"embed_dim": 3}},
+        {catalogue.AUDIO: [3], catalogue.VIDEO: []})
     text = "\n".join(other)
     for part in ("decode.sample_rate=22050", "features.audio.model='MSD_musicnn'",
                  "audio.zarr was computed from other segments", "embed_dim=3"):

@@ -68,7 +68,7 @@ def closure(module: str) -> set[str]:
         for i in range(1, len(parts)):       # parent packages run first
             init = module_file(".".join(parts[:i]))
             if init is not None and init.name == "__init__.py" and executes_code(init):
-                files.add(init)
+                todo.append(".".join(parts[:i]))   # and what it imports
         path = module_file(name)
         if path.name != "__init__.py" or executes_code(path):
             files.add(path)

@@ -1,5 +1,6 @@
 """The embed stage on a tiny generated segment store: windows, a run killed mid-block that
-resumes with only the missing blocks, --shard workers, changed segments."""
+resumes with only the missing blocks, --shard workers, changed segments recompute exactly
+their blocks."""
 import copy
 import os
 import subprocess
@@ -22,17 +23,20 @@ ROOT = Path(__file__).resolve().parents[1]
 ROWS = 6
 
 
-def make_segments(path, videos=3, per_video=2, seed=0):
+def make_segments(path, videos=3, per_video=2, seed=0, last_gain=1.0):
+    """`videos` x `per_video` segments; `last_gain` scales the last segment's audio only."""
     rng = np.random.default_rng(seed)
     with segment_store.SegmentWriter(path, sample_rate=16000, segment_seconds=5.0, frames=10,
-                                     height=24, width=32, seed=seed) as writer:
-        t = np.arange(80000) / 16000
+                                     window_seconds=3.0, window_frames=2, height=24, width=32,
+                                     seed=seed) as writer:
+        t = np.arange(48000) / 16000                                   # the 3 s window
         for v in range(videos):
             pitch = 200 * (1 + v + np.arange(per_video))[:, None]      # a tone per segment
             audio = 0.05 * np.sin(2 * np.pi * pitch * t) + 0.01 * rng.standard_normal((per_video, len(t)))
-            frames = rng.integers(0, 256, (per_video, 10, 24, 32, 3), dtype=np.uint8)
-            writer.append(audio.astype(np.float32), frames, f"v{v}", np.arange(per_video),
-                          10.0 * np.arange(per_video), "train")
+            frames = rng.integers(0, 256, (per_video, 2, 24, 32, 3), dtype=np.uint8)
+            if v == videos - 1:
+                audio[-1] *= last_gain
+            writer.append(audio.astype(np.float32), frames, f"v{v}", 10.0 * np.arange(per_video))
 
 
 
@@ -67,20 +71,18 @@ def video_backbone(one_thread):
 def video_reference(workdir, params, video_backbone):
     """The backbone on every segment's window frames, without the stage."""
     with h5py.File(workdir / "data" / "segments.h5") as f:
-        index = windows.window_frames(dict(f.attrs), 3.0, 2)
-        return video_backbone(f["frames"][:][:, index])
+        return video_backbone(f["frames"][:])
 
 
-def test_readers_take_the_centred_window(workdir, params):
+def test_readers_take_the_stored_window(workdir, params):
     with h5py.File(workdir / "data" / "segments.h5") as f:
         audio = windows.window_reader(f, "audio", params)(slice(1, 3))
-        np.testing.assert_array_equal(audio, f["audio"][1:3, 16000:64000])   # 1 s .. 4 s
-        video = windows.window_reader(f, "video", {**params, "features": {
-            **params["features"], "video": {**params["features"]["video"], "frames": 8}}})
-        # 10 stored frames at 0.25, 0.75, ... s; 6 inside [1, 4) s; 8 wanted: some repeat
-        index = windows.window_frames(dict(f.attrs), 3.0, 8)
-        assert len(set(index.tolist())) < 8
-        np.testing.assert_array_equal(video(slice(0, 2)), f["frames"][0:2][:, index])
+        np.testing.assert_array_equal(audio, f["audio"][1:3])               # 1 s .. 4 s, as stored
+        np.testing.assert_array_equal(windows.window_reader(f, "video", params)(slice(0, 2)),
+                                      f["frames"][0:2])
+        with pytest.raises(ValueError, match="features.video.frames = 8"):  # decoded for 2 frames
+            windows.window_reader(f, "video", {**params, "features": {
+                **params["features"], "video": {**params["features"]["video"], "frames": 8}}})
 
 
 KILL_MID_BLOCK = """
@@ -89,11 +91,11 @@ from mvclr.features import store as feature_store
 from stages import embed_video
 
 original = feature_store.FeatureStore.write
-def write(self, b, values):
+def write(self, b, values, digest):
     if b == 1:      # block 1's rows reach the disk, then the process dies before its marker
         self.features[self.block(b)] = values
         os.kill(os.getpid(), signal.SIGKILL)
-    original(self, b, values)
+    original(self, b, values, digest)
 feature_store.FeatureStore.write = write
 embed_video.main([])
 """
@@ -106,10 +108,8 @@ def test_a_run_killed_mid_block_resumes_with_only_the_missing_blocks(
                             capture_output=True, text=True, timeout=300)
     assert killed.returncode == -9, killed.stderr
     out = workdir / "features" / "video.zarr"
-    partial = feature_store.FeatureStore.open(
-        out, rows=ROWS, dim=512, block_rows=2,
-        attrs={"fingerprint": feature_store.attrs(out)["fingerprint"]})
-    assert partial.completed().tolist() == [True, False, False]
+    stale = embedding.stale_blocks(out, workdir / "data" / "segments.h5")
+    assert stale == [1, 2]                    # block 1's rows are on disk, not its marker
 
     seen = []
     forward = video_backbone.forward
@@ -156,19 +156,22 @@ def test_shard_workers_fill_disjoint_blocks(tmp_path, workdir, params, monkeypat
     assert attrs["weights"] == "random init (seed 0)"
     assert "kinetics400 unavailable" in attrs["weights_note"]
 
-    # the segments change: a shard worker refuses to wipe the store, a lone run starts afresh
+    # a video more: shard workers resize the store and compute only the new block
     longer = tmp_path / "longer.h5"
     make_segments(longer, videos=4)
-    with pytest.raises(ValueError, match="has 6 rows but the segment store has 8 segments"):
-        embedding.embed("video", backbone, auto, longer, out, shard="1/2", progress=False)
     with pytest.raises(ValueError, match="has 6 rows"):
         feature_store.load(out, rows=8)
+    assert embedding.embed("video", backbone, auto, longer, out, shard="2/2",
+                           progress=False)["blocks"] == [3]
+    assert embedding.embed("video", backbone, auto, longer, out, shard="1/2",
+                           progress=False)["blocks"] == []
+    assert feature_store.load(out, rows=8).shape == (8, 512)
     other = tmp_path / "other.h5"
-    make_segments(other, seed=1)                       # same length, other segments
-    with pytest.raises(ValueError, match="other settings or from other segments"):
-        embedding.embed("video", backbone, auto, other, out, shard="1/2", progress=False)
-    fresh = embedding.embed("video", backbone, auto, other, out, progress=False)
-    assert fresh["blocks"] == [0, 1, 2]
+    make_segments(other, seed=1)                       # other segments: every block changes
+    assert embedding.stale_blocks(out, other) == [0, 1, 2]
+    assert embedding.embed("video", backbone, auto, other, out, shard="1/2",
+                           progress=False)["blocks"] == [0, 2]
+    assert embedding.stale_blocks(out, other) == [1]
     assert feature_store.attrs(out)["segments"]["path"] == str(other)
 
 
@@ -181,7 +184,7 @@ def test_audio_stage_stores_musicnn_of_the_window(tmp_path, workdir, params):
                                   out, progress=False)
         assert summary["segments"] == ROWS
         with h5py.File(workdir / "data" / "segments.h5") as f:
-            expected = backbone(f["audio"][:, 16000:64000])
+            expected = backbone(f["audio"][:])
     finally:
         backbone.close()
     stored = feature_store.load(out)
@@ -192,3 +195,52 @@ def test_audio_stage_stores_musicnn_of_the_window(tmp_path, workdir, params):
     assert attrs["layers"] == ["max_pool", "mean_pool"]
     assert attrs["window"]["samples"] == [16000, 64000]
     assert {"tensorflow", "musicnn", "librosa", "zarr", "h5py"} <= set(attrs["versions"])
+
+
+def test_changing_the_last_segments_audio_recomputes_its_block_only(tmp_path, params):
+    """The issue's case: a change confined to a later segment (a replaced source file, a media
+    fix) used to leave every block marked done."""
+    from mvclr.features.musicnn_torch import TorchMusicnnBackbone
+    backbone = TorchMusicnnBackbone("MTT_musicnn", ["max_pool", "mean_pool"], device="cpu",
+                                    batch_size=2)
+    segments, out = tmp_path / "segments.h5", tmp_path / "audio.zarr"
+    make_segments(segments)
+    first = embedding.embed("audio", backbone, params, segments, out, progress=False)
+    assert first["blocks"] == [0, 1, 2]
+    before = feature_store.load(out)
+    make_segments(segments, last_gain=0.5)          # segment 5 (block 2) only
+    seen = []
+    forward = backbone.forward
+    backbone.forward = lambda batch: seen.append(len(batch)) or forward(batch)
+    again = embedding.embed("audio", backbone, params, segments, out, progress=False)
+    assert again["blocks"] == [2] and again["segments"] == 2 and sum(seen) == 2
+    after = feature_store.load(out)
+    np.testing.assert_array_equal(after[:4], before[:4])
+    assert not np.allclose(after[5], before[5]) and np.allclose(after[4], before[4], atol=1e-6)
+    with h5py.File(segments) as f:
+        np.testing.assert_allclose(after, forward(backbone.prepare(f["audio"][:])),
+                                   rtol=1e-5, atol=1e-5 * np.abs(after).max())
+    assert embedding.embed("audio", backbone, params, segments, out,
+                           progress=False)["blocks"] == []
+
+
+def test_a_change_of_runtime_recomputes_every_audio_block(tmp_path, workdir, params):
+    from mvclr.features.musicnn_runtime import audio_backbone
+    segments, out = workdir / "data" / "segments.h5", tmp_path / "audio.zarr"
+    results = {}
+    for runtime in ("tensorflow", "torch"):
+        p = copy.deepcopy(params)
+        p["features"]["audio"]["runtime"] = runtime
+        backbone = audio_backbone(p, "cpu") if runtime == "torch" else audio_backbone(p)
+        assert backbone.info()["runtime"] == runtime
+        assert embedding.embed("audio", backbone, p, segments, out,
+                               progress=False)["blocks"] == [0, 1, 2]
+        results[runtime] = feature_store.load(out)
+        assert feature_store.attrs(out)["fingerprint_of"]["runtime"] == runtime
+    # the same log-mel on the CPU; TensorFlow's default oneDNN kernels are within ~1e-5
+    # (tests/test_musicnn_port.py)
+    np.testing.assert_allclose(results["torch"], results["tensorflow"], rtol=0,
+                               atol=1e-4 * np.abs(results["tensorflow"]).max())
+    with pytest.raises(ValueError, match="features.audio.runtime='jax'"):
+        audio_backbone({**params, "features": {**params["features"], "audio": {
+            **params["features"]["audio"], "runtime": "jax"}}})

@@ -11,6 +11,7 @@ from mvclr.reporting import tables
 from stages import evaluate
 from mvclr.features.store import load
 from mvclr.data.segment_store import read_meta
+from mvclr.data.split import split_of
 
 BASELINES = ("musicnn", "r2plus1d", "musicnn+r2plus1d")
 
@@ -30,7 +31,7 @@ def test_stage_writes_metrics_and_tables(tmp_path, monkeypatch):
     assert ret["rank_pool"] == 8 and set(ret["configs"]) == {"cl_base", "single_head"}
     # main's figures are those of its test-split embeddings
     meta = read_meta(tmp_path / "data/segments.h5")
-    test = meta.split == "test"
+    test = split_of(meta.video_id, tmp_path / "data/split.csv") == "test"
     za, zv = heads.embed(heads.load(tmp_path / "models/main.pt"),
                          load(tmp_path / "features/audio.zarr")[test],
                          load(tmp_path / "features/video.zarr")[test])

@@ -1,3 +1,5 @@
+import hashlib
+
 import numpy as np
 import pytest
 
@@ -21,13 +23,22 @@ def values(rows: slice, dim=3) -> np.ndarray:
     return r * 10 + np.arange(dim, dtype=np.float32)
 
 
-def fill_all(store, blocks=None, batch_size=3, log=None):
+def digests(store, version=0):
+    """Block input digests: every block's inputs, as of `version`."""
+    rows = np.zeros((store.rows, 16), np.uint8)
+    rows[:, 0] = version
+    return fs.block_digests("spec", rows, store.block_rows)
+
+
+def fill_all(store, blocks=None, batch_size=3, log=None, version=0):
     def read(rows):
         if log is not None:
             log.append((rows.start, rows.stop))
         return rows
-    return fill(store, store.missing() if blocks is None else blocks, read,
-                   lambda rows: rows, lambda rows: values(rows, store.dim), batch_size)
+    d = digests(store, version)
+    work = store.missing(d) if blocks is None else {b: d[b] for b in blocks}
+    return fill(store, work, read, lambda rows: rows, lambda rows: values(rows, store.dim),
+                batch_size)
 
 
 def test_fingerprint_is_stable_and_sensitive():
@@ -35,6 +46,20 @@ def test_fingerprint_is_stable_and_sensitive():
     b = fs.fingerprint({"w": 3.0, "layers": ["max_pool", "mean_pool"], "model": "MTT_musicnn"})
     c = fs.fingerprint({"model": "MTT_musicnn", "layers": ["mean_pool", "max_pool"], "w": 3.0})
     assert a == b != c
+
+
+def test_block_digests_follow_the_settings_and_each_blocks_rows():
+    rows = np.random.default_rng(0).integers(0, 256, (10, 16), dtype=np.uint8)
+    d = fs.block_digests("spec", rows, 4)
+    assert d.shape == (3, 16) and d.dtype == np.uint8 and d.any(axis=1).all()
+    assert len({bytes(x) for x in d}) == 3
+    assert (fs.block_digests("other", rows, 4) != d).any(axis=1).all()
+    changed = rows.copy()
+    changed[9, 0] ^= 1                                  # the last row's inputs change
+    assert (fs.block_digests("spec", changed, 4) == d).all(axis=1).tolist() == [True, True, False]
+    reference = hashlib.blake2b(b"spec", digest_size=16)
+    reference.update(rows[4:8].tobytes())
+    assert bytes(d[1]) == reference.digest()
 
 
 def test_parse_shard():
@@ -76,13 +101,13 @@ def test_load_refuses_incomplete_or_misaligned_stores(tmp_path):
 
 def test_shards_are_disjoint_and_cover_all_blocks(tmp_path):
     store = open_store(tmp_path / "f.zarr", rows=50, block_rows=4)   # 13 blocks
-    parts = [store.missing((i, 3)) for i in (1, 2, 3)]
+    parts = [list(store.missing(digests(store), (i, 3))) for i in (1, 2, 3)]
     assert sorted(sum(parts, [])) == list(range(13))
     assert not set(parts[0]) & set(parts[1]) and not set(parts[1]) & set(parts[2])
     # workers on their own: each fills its blocks; together they complete the store
     for i in (3, 1, 2):
         worker = open_store(tmp_path / "f.zarr", rows=50, block_rows=4, fresh=False)
-        fill_all(worker, blocks=worker.missing((i, 3)))
+        fill_all(worker, blocks=worker.missing(digests(worker), (i, 3)))
     np.testing.assert_array_equal(fs.load(tmp_path / "f.zarr"), values(slice(0, 50)))
 
 
@@ -97,9 +122,10 @@ def test_interrupted_fill_resumes_with_only_missing_blocks(tmp_path):
         return values(rows)
 
     with pytest.raises(KeyboardInterrupt):
-        fill(store, store.missing(), lambda r: r, lambda r: r, failing_forward, batch_size=2)
+        fill(store, store.missing(digests(store)), lambda r: r, lambda r: r, failing_forward,
+             batch_size=2)
     reopened = open_store(tmp_path / "f.zarr", rows=10, block_rows=4)
-    assert reopened.completed().tolist() == [True, False, False]
+    assert reopened.completed(digests(reopened)).tolist() == [True, False, False]
     log = []
     assert fill_all(reopened, batch_size=2, log=log) == 6
     assert log == [(4, 6), (6, 8), (8, 10)]
@@ -115,23 +141,44 @@ def test_reader_errors_reach_the_caller_and_leave_done_blocks(tmp_path):
         return rows
 
     with pytest.raises(OSError, match="unreadable segment"):
-        fill(store, store.missing(), read, lambda r: r, values, batch_size=4)
-    assert store.completed().tolist() == [True, False, False]
+        fill(store, store.missing(digests(store)), read, lambda r: r, values, batch_size=4)
+    assert store.completed(digests(store)).tolist() == [True, False, False]
 
 
-def test_changed_fingerprint_or_length_starts_afresh_but_not_for_a_shard_worker(tmp_path, capsys):
+def test_changed_inputs_recompute_exactly_their_blocks(tmp_path):
     path = tmp_path / "f.zarr"
-    fill_all(open_store(path, rows=10, fingerprint="a"))
-    with pytest.raises(ValueError, match="other settings.*does not wipe"):
-        open_store(path, rows=10, fingerprint="b", fresh=False)
-    with pytest.raises(ValueError, match="has 10 rows but the segment store has 12 segments"):
-        open_store(path, rows=12, fingerprint="a", fresh=False)
-    assert open_store(path, rows=10, fingerprint="a").missing() == []   # unchanged: resumes
-    store = open_store(path, rows=12, fingerprint="a")
-    assert "has 10 rows but the segment store has 12 segments: starting afresh" in capsys.readouterr().out
-    assert store.rows == 12 and store.missing() == [0, 1, 2]
-    store = open_store(path, rows=12, fingerprint="b")
-    assert fs.attrs(path)["fingerprint"] == "b" and store.missing() == [0, 1, 2]
+    store = open_store(path, rows=10)
+    fill_all(store)
+    assert store.missing(digests(store)) == {}                       # unchanged: nothing to do
+    d = digests(store).copy()
+    d[2] ^= 1                                                        # block 2's inputs change
+    assert list(store.missing(d)) == [2]
+    assert list(store.missing(digests(store, version=1))) == [0, 1, 2]   # other settings
+    # a shard worker with other settings recomputes its own blocks and wipes nothing
+    worker = open_store(path, rows=10, fingerprint="b", fresh=False)
+    log = []
+    fill_all(worker, blocks=worker.missing(digests(worker, version=1), (2, 2)), log=log, version=1)
+    assert log == [(4, 7), (7, 8)]
+    assert store.completed(digests(store)).tolist() == [True, False, True]
+    assert fs.attrs(path)["fingerprint"] == "b"
+
+
+def test_a_new_length_resizes_and_keeps_the_unchanged_blocks(tmp_path, capsys):
+    path = tmp_path / "f.zarr"
+    fill_all(open_store(path, rows=10))
+    for rows, expected in ((13, [2, 3]), (6, [1]), (10, [1, 2])):
+        store = open_store(path, rows=rows, fresh=False)             # a shard worker may resize
+        assert "resized" in capsys.readouterr().out
+        assert store.rows == rows and store.n_blocks == -(-rows // 4)
+        assert list(store.missing(digests(store))) == expected
+        fill_all(store)
+        np.testing.assert_array_equal(fs.load(path, rows=rows), values(slice(0, rows)))
+    # only a new layout starts afresh, and never for a shard worker
+    with pytest.raises(ValueError, match="blocks of 4 rows.*does not wipe"):
+        open_store(path, rows=10, dim=5, fresh=False)
+    store = open_store(path, rows=10, dim=5)
+    assert "starting afresh" in capsys.readouterr().out
+    assert store.dim == 5 and list(store.missing(digests(store))) == [0, 1, 2]
 
 
 def test_reopen_drops_partial_files_and_records_new_devices(tmp_path):
@@ -142,7 +189,7 @@ def test_reopen_drops_partial_files_and_records_new_devices(tmp_path):
     debris.write_bytes(b"\x00" * 5)
     store = fs.FeatureStore.open(path, rows=10, dim=3, block_rows=4,
                                  attrs={**spec_attrs(), "device": "cuda (H100)"})
-    assert not debris.exists() and store.missing() == [1, 2]
+    assert not debris.exists() and list(store.missing(digests(store))) == [1, 2]
     assert fs.attrs(path)["devices"] == ["cpu", "cuda (H100)"]
 
 
@@ -154,7 +201,9 @@ def test_refuses_to_delete_a_folder_that_is_not_a_store(tmp_path):
     assert (tmp_path / "features" / "notes.txt").exists()
 
 
-def test_write_checks_block_shape(tmp_path):
+def test_write_checks_block_shape_and_marker(tmp_path):
     store = open_store(tmp_path / "f.zarr")
     with pytest.raises(ValueError, match="block 2 needs shape"):
-        store.write(2, np.zeros((4, 3), np.float32))
+        store.write(2, np.zeros((4, 3), np.float32), digests(store)[2])
+    with pytest.raises(ValueError, match="not all zero"):
+        store.write(2, np.zeros((2, 3), np.float32), np.zeros(16, np.uint8))

@@ -1,6 +1,7 @@
 """The video index behind `mvclr similar` (mvclr.evaluation.index) against brute-force cosine
 search: exact results, IVF recall on clustered data, split filter, the query left out, save /
 load, clear errors."""
+import faiss
 import numpy as np
 import pytest
 
@@ -118,10 +119,27 @@ def test_save_load_round_trip_and_reproducible_files(clustered, tmp_path):
         np.testing.assert_array_equal(a.rows, b.rows)
         np.testing.assert_array_equal(a.similarity, b.similarity)
         np.testing.assert_array_equal(idx.vector(video), loaded.vector(video))
-    again = vi.build(x, idx.video_ids, idx.splits, IVF_SETTINGS, seed=0, representation="cl_agg")
+    threads = faiss.omp_get_max_threads()
+    faiss.omp_set_num_threads(1 if threads > 1 else 2)     # the same files whatever the threads
+    try:
+        again = vi.build(x, idx.video_ids, idx.splits, IVF_SETTINGS, seed=0, representation="cl_agg")
+    finally:
+        faiss.omp_set_num_threads(threads)
     vi.save(again, tmp_path / "b")
     for name in (vi.INDEX_FILE, vi.VIDEOS_FILE, vi.META_FILE):
         assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes()
+
+
+def test_row_of_finds_every_id_in_any_order(tmp_path):
+    ids = np.array(["b", "ab", "a", "c10", "c2", "a b", "Z", "é"])
+    x = np.random.default_rng(0).standard_normal((len(ids), 4)).astype(np.float32)
+    idx = vi.build(x, ids, ["train"] * len(ids), SETTINGS, seed=0, representation="cl_audio")
+    vi.save(idx, tmp_path)
+    for index in (idx, vi.load(tmp_path)):
+        assert [index.row_of(v) for v in ids] == list(range(len(ids)))
+        for missing in ("", "aa", "c1", "zz"):
+            with pytest.raises(vi.VideoIndexError, match="unknown video id"):
+                index.row_of(missing)
 
 
 def test_choose_kind_by_videos_times_dim():
@@ -140,10 +158,17 @@ def test_clear_errors(exact, tmp_path):
         idx.neighbours("vid0001", 3, splits=["dev"])
     with pytest.raises(vi.VideoIndexError, match="not found"):
         vi.load(tmp_path / "missing")
+    vi.save(idx, tmp_path / "old")
+    np.save(tmp_path / "old" / vi.VIDEOS_FILE, idx.video_ids)
+    with pytest.raises(vi.VideoIndexError, match="expected the fields video_id, split, order"):
+        vi.load(tmp_path / "old")
     bad = x.copy()
     bad[4, 2] = np.nan
     with pytest.raises(vi.VideoIndexError, match="NaN"):
         vi.build(bad, idx.video_ids, idx.splits, SETTINGS, seed=0, representation="musicnn")
+    with pytest.raises(vi.VideoIndexError, match="index.ivf.nprobe must be > 0, got 0"):
+        vi.build(x, idx.video_ids, idx.splits, {**SETTINGS, "ivf": {**SETTINGS["ivf"], "nprobe": 0}},
+                 seed=0, representation="musicnn")
     with pytest.raises(vi.VideoIndexError, match="not unique"):
         vi.build(x[:2], ["a", "a"], ["train", "test"], SETTINGS, seed=0, representation="musicnn")
 

@@ -1,4 +1,3 @@
-import json
 from collections import Counter
 
 import pytest
@@ -6,7 +5,6 @@ import yaml
 from make_media import write_dataset
 
 from mvclr.data import index, ingest
-from mvclr.data.split import split_videos
 from stages import prepare
 
 SEG = 2.0
@@ -26,7 +24,7 @@ def dataset(tmp_path_factory):
 
 def test_every_row_gets_a_status_and_reason(dataset):
     folder, expected = dataset
-    rows = ingest.build_index(folder, SEG, [0.8, 0.1, 0.1], seed=0)
+    rows = ingest.build_index(folder, SEG)
     assert len(rows) == len(GOOD) + 7 + 2          # one row per metadata row
     by_id = {r["video_id"]: r for r in rows if r["reason"] != ingest.DUPLICATE_ID}
     for vid, reason in expected.items():
@@ -35,26 +33,30 @@ def test_every_row_gets_a_status_and_reason(dataset):
     # the duplicate is the second row of its id; the first one stands
     dup = [r for r in rows if r["reason"] == ingest.DUPLICATE_ID]
     assert [r["video_id"] for r in dup] == ["a"] and by_id["a"]["status"] == "ok"
-    # every usable file is processed in full: duration probed, split assigned
+    # every usable file is processed in full: duration probed
     for name, seconds, _ in GOOD:
         row = by_id[name.split(".")[0]]
-        assert row["duration"] == pytest.approx(seconds, abs=0.05)
-        assert row["split"] in index.SPLITS and row["tags"]
-    assert all(r["split"] == "" for r in rows if r["status"] == "skipped")
+        assert row["duration"] == pytest.approx(seconds, abs=0.05) and row["tags"]
     report = index.summary(rows)
     assert report["status"] == {"ok": len(GOOD), "skipped": 9}
     assert report["reasons"]["duplicate id"] == 1 and report["reasons"]["malformed row"] == 1
     assert {s["video_id"] for s in report["skipped"]} >= {v for v, r in expected.items() if r}
+    # a video that fails in decode ends skipped too, with decode's reason
+    report = index.summary(rows, [{"video_id": "b", "reason": "timed out", "detail": "300 s"}])
+    assert report["status"] == {"ok": len(GOOD) - 1, "skipped": 10}
+    assert {"video_id": "b", "path": "b.webm", "line": 3, "stage": "decode", "reason": "timed out",
+            "detail": "300 s"} in report["skipped"]
 
 
 def test_index_round_trip(dataset, tmp_path):
     folder, _ = dataset
-    rows = ingest.build_index(folder, SEG, [0.8, 0.1, 0.1], seed=0)
+    rows = ingest.build_index(folder, SEG)
     index.write_index(rows, tmp_path / "index.csv")
     back = index.read_index(tmp_path / "index.csv")
     assert [r["video_id"] for r in back] == [r["video_id"] for r in rows]
     assert back[0]["tags"] == ["tag0", "both"] and isinstance(back[0]["duration"], float)
     assert all(isinstance(r["tags"], list) for r in back)
+    assert [(r["detail"], r["line"]) for r in back] == [(r["detail"], r["line"]) for r in rows]
     assert list(back[0]) == list(index.INDEX_COLUMNS)
 
 
@@ -66,51 +68,23 @@ def test_metadata_without_required_columns(tmp_path):
         ingest.read_metadata(tmp_path / "nowhere")
 
 
-def rows_for(genres: dict[str, int]) -> list[dict]:
-    return [{"video_id": f"{g}{i}", "genre": g, "status": "ok"}
-            for g, n in genres.items() for i in range(n)]
-
-
-def test_split_is_by_video_sized_stratified_and_seeded():
-    rows = rows_for({"rock": 20, "jazz": 10, "pop": 30}) + [
-        {"video_id": "bad", "genre": "rock", "status": "skipped"}]
-    split = split_videos(rows, [0.8, 0.1, 0.1], seed=0)
-    assert "bad" not in split and len(split) == 60
-    assert Counter(split.values()) == {"train": 48, "val": 6, "test": 6}
-    for genre, n in {"rock": 20, "jazz": 10, "pop": 30}.items():
-        per = Counter(s for v, s in split.items() if v.startswith(genre))
-        assert per == {"train": 0.8 * n, "val": 0.1 * n, "test": 0.1 * n}
-    assert split == split_videos(rows, [0.8, 0.1, 0.1], seed=0)
-    assert split != split_videos(rows, [0.8, 0.1, 0.1], seed=1)
-
-
-def test_split_with_classes_too_small_to_stratify():
-    rows = rows_for({"a": 1, "b": 2, "c": 3, "": 7})       # 13 videos, empty genre included
-    split = split_videos(rows, [0.8, 0.1, 0.1], seed=5)
-    assert len(split) == 13
-    assert Counter(split.values()) == {"train": 11, "val": 1, "test": 1}
-    with pytest.raises(ValueError):
-        split_videos(rows, [0.8, 0.1], seed=0)
-
-
 def run_prepare(monkeypatch, root, source, min_videos):
     params = {"seed": 0, "data": {"source": str(source), "split": [0.8, 0.1, 0.1],
                                   "min_videos": min_videos},
-              "decode": {"segment_seconds": SEG}}
+              "decode": {"segment_seconds": SEG, "timeout_seconds": 60}}
     (root / "params.yaml").write_text(yaml.safe_dump(params))
     monkeypatch.chdir(root)
     prepare.main()
 
 
-def test_prepare_stage_writes_index_and_report(dataset, monkeypatch):
+def test_prepare_stage_writes_the_index(dataset, monkeypatch):
     folder, expected = dataset
     root = folder.parent.parent
     run_prepare(monkeypatch, root, "data/src", min_videos=len(GOOD))
     rows = index.read_index(root / "data/index.csv")
     assert Counter(r["status"] for r in rows) == {"ok": len(GOOD), "skipped": 9}
-    report = json.loads((root / "reports/ingest.json").read_text())
-    assert report["status"]["ok"] == len(GOOD)
-    assert report["reasons"]["truncated"] == 1 and report["reasons"]["missing file"] == 1
+    assert Counter(r["reason"] for r in rows)["truncated"] == 1
+    assert "split" not in rows[0]
 
 
 def test_prepare_fails_clearly_when_too_few_videos(dataset, monkeypatch):

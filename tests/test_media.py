@@ -7,6 +7,7 @@ import pytest
 from make_media import MAX_LAG, audio_lag, frame_pattern, read_pattern, shown_frames, write_media
 
 from mvclr.data import media, reader
+from mvclr.data.layout import Layout
 
 SECONDS = 8.0
 # name -> write_media keywords: containers, codecs, sample rates, channels, frame rates
@@ -70,13 +71,65 @@ def test_frame_k_shows_time_start_plus_k_half_over_f(files, name):
 
 
 def test_read_segments(files):
-    offsets = (np.arange(5) + 0.5) * 0.4
-    audio, frames = reader.read_segments(files["h264_aac.mp4"], [0.5, 4.25], 2.0, 16000,
-                                        offsets, 32, 43)
-    assert audio.shape == (2, 32000) and frames.shape == (2, 5, 32, 43, 3)
+    layout = Layout(segment_seconds=2.0, window_seconds=1.0, sample_rate=16000, frames=10,
+                    window_frames=4, height=32, width=43)
+    offsets = layout.frame_offsets()
+    audio, frames = reader.read_segments(files["h264_aac.mp4"], [0.5, 4.25], layout)
+    assert audio.shape == (2, 16000) and frames.shape == (2, 4, 32, 43, 3)
     for i, start in enumerate([0.5, 4.25]):
-        assert np.array_equal(audio[i], reader.read_audio(files["h264_aac.mp4"], start, 2.0, 16000))
+        lag, gain = audio_lag(audio[i], start + 0.5, 16000)      # the centred 1 s window
+        assert abs(lag) <= MAX_LAG and gain == pytest.approx(1, abs=0.05)
         assert [read_pattern(f) for f in frames[i]] == list(shown_frames(start + offsets, 24, ".mp4"))
+
+
+def turned(img: np.ndarray, rotation: int) -> np.ndarray:
+    """What a player shows for a frame whose display matrix turns it `rotation` degrees
+    counter-clockwise, written out for each case."""
+    if rotation == 90:
+        return img.transpose(1, 0, 2)[::-1]          # right edge becomes the top
+    if rotation == 270:
+        return img.transpose(1, 0, 2)[:, ::-1]       # left edge becomes the top
+    if rotation == 180:
+        return img[::-1, ::-1]
+    return img
+
+
+@pytest.mark.parametrize("rotation", [90, 270, 180])
+def test_display_rotation_is_applied(tmp_path, rotation):
+    # a landscape frame in four coloured quadrants, stored with a display matrix (phone video)
+    h, w = 64, 96
+    img = np.zeros((h, w, 3), np.uint8)
+    img[: h // 2, : w // 2] = (255, 0, 0)
+    img[: h // 2, w // 2:] = (0, 255, 0)
+    img[h // 2:, : w // 2] = (0, 0, 255)
+    img[h // 2:, w // 2:] = (255, 255, 255)
+    path = tmp_path / "phone.mp4"
+    with av.open(str(path), "w") as out:
+        vs = out.add_stream("libx264", rate=10, options={"crf": "10", "preset": "ultrafast"})
+        vs.width, vs.height, vs.pix_fmt = w, h, "yuv420p"
+        vs.set_display_rotation(rotation)
+        a = out.add_stream("aac", rate=16000)
+        for i in range(20):
+            frame = av.VideoFrame.from_ndarray(img, format="rgb24")
+            frame.pts, frame.time_base = i, Fraction(1, 10)
+            out.mux(vs.encode(frame))
+        out.mux(vs.encode(None))
+        sound = av.AudioFrame.from_ndarray(np.zeros((1, 32000), np.float32), format="fltp", layout="mono")
+        sound.sample_rate, sound.pts, sound.time_base = 16000, 0, Fraction(1, 16000)
+        for packet in [*a.encode(sound), *a.encode(None)]:
+            out.mux(packet)
+    info = media.probe(path)
+    assert info.rotation == rotation % 360
+    assert (info.width, info.height) == ((h, w) if rotation % 180 else (w, h))
+    shown = turned(img, rotation)
+    got = reader.read_frames(path, [0.5], shown.shape[0], shown.shape[1])[0]
+    assert np.abs(got.astype(int) - shown).mean() < 8        # upright, not sideways
+    # the crop of a portrait video keeps its centre, as for a landscape one
+    got = reader.read_frames(path, [0.5], 32, 32)[0]
+    expected = shown[::2, ::2]                                # scaled to cover 32 x 32
+    centre = expected[expected.shape[0] // 2 - 16: expected.shape[0] // 2 + 16,
+                      expected.shape[1] // 2 - 16: expected.shape[1] // 2 + 16]
+    assert np.abs(got.astype(int)[4:-4, 4:-4] - centre[4:-4, 4:-4]).mean() < 20
 
 
 @pytest.mark.parametrize("size", [(160, 90), (90, 160), (64, 64)])

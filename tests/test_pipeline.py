@@ -16,6 +16,7 @@ import pytest
 import yaml
 
 from make_media import write_bad_cases
+from mvclr.data import segment_store
 from mvclr.data.demo.encode import generate
 from mvclr.features import store as feature_store
 
@@ -90,7 +91,9 @@ def test_ingest_reports_every_bad_case(workspace):
         assert ("skipped", reason) in status[vid], (vid, status[vid])
     ok = [r for r in rows if r["status"] == "ok"]
     assert len(ok) == VIDEOS
-    assert {r["split"] for r in ok} == {"train", "val", "test"}
+    with open(workspace / "data/split.csv") as f:
+        split = {r["video_id"]: r["split"] for r in csv.DictReader(f)}
+    assert set(split) == {r["video_id"] for r in ok} and set(split.values()) == {"train", "val", "test"}
     report = json.loads((workspace / "reports/ingest.json").read_text())
     assert report["status"]["ok"] == VIDEOS
     assert report["status"]["skipped"] == len(rows) - VIDEOS
@@ -98,12 +101,17 @@ def test_ingest_reports_every_bad_case(workspace):
 
 def test_segment_store_holds_every_usable_video(workspace):
     with h5py.File(workspace / "data/segments.h5") as f:
+        segment_store.check_shards(f)      # every shard there (and hdf5plugin's filters loaded)
         n = len(f["video_id"])
         assert n == VIDEOS * SEGMENTS
-        assert f["audio"].shape == (n, 5 * 16000)
-        assert f["frames"].shape == (n, 20, 128, 171, 3)
+        assert f["audio"].shape == (n, 3 * 16000)                # the analysis window
+        assert f["frames"].shape == (n, 8, 128, 171, 3)          # the frames R(2+1)D reads
         assert len(set(f["video_id"].asstr()[:])) == VIDEOS
-        assert f["frames"][0].std() > 0 and f["audio"][0].std() > 0
+        assert f["frames"][-1].std() > 0 and f["audio"][-1].std() > 0
+        shards = {m.file_name for m in f["frames"].virtual_sources()}
+    assert {f"segments/{p.name}" for p in (workspace / "data/segments").iterdir()} == shards
+    assert len(shards) == -(-VIDEOS // 16)
+    assert "up to date" in run(["dvc", "status", "decode"], workspace)
 
 
 def test_feature_stores_align_with_segments(workspace):
@@ -127,6 +135,21 @@ def test_reports(workspace):
         assert (workspace / "reports/train" / f"{name}.csv").exists()
 
 
+def test_numbers_a_broken_pipeline_cannot_reach(workspace):
+    """The generated set shares latent factors between audio and video: a working pipeline
+    aligns them and its frozen features carry genre and tags. A pipeline that shuffles rows,
+    breaks a backbone or trains nothing sits at chance here."""
+    retrieval = json.loads((workspace / "reports/retrieval.json").read_text())
+    full = retrieval["main"]["full"]
+    ratio = (full["median_rank_a2v"] + full["median_rank_v2a"]) / 2 / full["chance"]["median_rank"]
+    assert ratio < 0.6, ratio
+    assert full["ci95"]["ratio"][1] < 1.0                  # the interval excludes chance
+    probes = json.loads((workspace / "reports/probes.json").read_text())
+    for name in ("musicnn", "musicnn+r2plus1d"):
+        assert probes[name]["genre"]["auc"] > 0.7, (name, probes[name]["genre"])
+    assert probes["musicnn"]["tags"]["auc"] > 0.55, probes["musicnn"]["tags"]
+
+
 def test_experiment_on_tau_reruns_only_training_and_evaluation(workspace):
     before = {name: json.loads((workspace / "reports" / name).read_text())
               for name in ("retrieval.json", "probes.json")}
@@ -144,3 +167,25 @@ def test_experiment_on_tau_reruns_only_training_and_evaluation(workspace):
         assert probes[frozen] == before["probes.json"][frozen]
     diff = run(["dvc", "metrics", "diff", "--json"], workspace)
     assert "median_rank" in diff
+
+
+def test_experiment_on_the_split_reruns_neither_probing_nor_decoding_nor_embedding(workspace):
+    out = run(["dvc", "exp", "run", "-S", "data.split=[0.7,0.15,0.15]"], workspace)
+    ran = stages_run(out)
+    assert "split" in ran and "train" in ran and "evaluate" in ran
+    assert not ran & {"demo", "prepare", "decode", "embed_audio", "embed_video"}, ran
+
+
+
+def test_a_change_of_runtime_re_embeds_audio_only(workspace):
+    params = yaml.safe_load((workspace / "params.yaml").read_text())
+    before = params["features"]["audio"]["runtime"]
+    after = {"torch": "tensorflow", "tensorflow": "torch"}[before]
+    params["features"]["audio"]["runtime"] = after
+    (workspace / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    changed = json.loads(run(["dvc", "status", "--json"], workspace).strip().splitlines()[-1])
+    assert "embed_audio" in changed and "embed_video" not in changed
+    out = run(["dvc", "repro", "--single-item", "embed_audio"], workspace)
+    assert stages_run(out) == {"embed_audio"}
+    assert f"{VIDEOS * SEGMENTS} segments in" in out               # every block recomputed
+    assert feature_store.attrs(workspace / "features/audio.zarr")["runtime"] == after

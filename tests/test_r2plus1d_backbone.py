@@ -108,3 +108,24 @@ def test_cached_weights_are_used_by_kinetics400_and_auto(offline_hub):
 def test_unknown_policy():
     with pytest.raises(ValueError, match="kinetics400, auto, none"):
         rb.R2Plus1DBackbone("imagenet")
+
+
+def test_bfloat16_autocast_keeps_every_row_within_cosine_0999():
+    """The GPU path's mixed precision, checked where autocast exists without a GPU."""
+    rng = np.random.default_rng(0)
+    frames = rng.integers(0, 256, (4, 4, 128, 171, 3), dtype=np.uint8)
+    full = rb.R2Plus1DBackbone("none", seed=0, device="cpu", bf16=False)
+    half = rb.R2Plus1DBackbone("none", seed=0, device="cpu", bf16=True)
+    assert "bfloat16 autocast" in half.info()["device"] and full.info()["device"] == "cpu"
+    a, b = full(frames), half(frames)
+    cosine = (a * b).sum(axis=1) / np.linalg.norm(a, axis=1) / np.linalg.norm(b, axis=1)
+    assert not np.array_equal(a, b)                          # bfloat16 did run
+    assert cosine.min() >= 0.999, cosine
+
+
+def test_batch_size_from_free_memory():
+    from mvclr.features.device import batch_for_memory
+    gib = 1 << 30
+    assert batch_for_memory(80 * gib, 100 * (1 << 20), cap=256) == 256       # capped
+    assert batch_for_memory(8 * gib, 100 * (1 << 20), cap=256) == 32         # 40 fit in half
+    assert batch_for_memory(gib, 4 * gib, cap=256) == 1                      # at least one

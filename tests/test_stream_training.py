@@ -1,7 +1,6 @@
 """Training reads the stores by blocks: the layout against brute force, windows of shuffled
 blocks keep the sampler's guarantee across block boundaries, streamed statistics equal the
 in-memory ones, and a fit on tiny blocks is seeded."""
-import h5py
 import numpy as np
 import pytest
 import torch
@@ -10,7 +9,7 @@ from fixtures_train import skewed_stores, write_segments
 from mvclr.contrastive import fitting, heads
 from mvclr.contrastive.batching import epoch_batches, epoch_windows
 from mvclr.contrastive.sources import Pairs, StoreSplit, standardisation
-from mvclr.features.paired import PairedStores, read_layout, video_splits
+from mvclr.features.paired import PairedStores, read_layout
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 BLOCK = 4                     # rows per store block: every video (6 segments) straddles blocks
@@ -47,21 +46,14 @@ def test_layout_and_blocks_match_brute_force(stores):
     assert all(x.stop == y.start for x, y in zip(seen, seen[1:]))
 
 
-def test_scattered_video_is_refused(tmp_path):
+def test_scattered_video_or_missing_split_is_refused(tmp_path):
     ids = np.array(["a", "a", "b", "a"])
     write_segments(tmp_path / "s.h5", ids, np.array(["train"] * 4))
     with pytest.raises(ValueError, match="'a' are not in consecutive rows"):
-        read_layout(tmp_path / "s.h5", video_splits_of(tmp_path / "s.h5"))
-
-
-def video_splits_of(path):
-    with h5py.File(path) as f:
-        return dict(zip(f["video_id"].asstr()[:], f["split"].asstr()[:]))
-
-
-def test_video_splits_reads_one_split_per_video(stores):
-    s, ids, split, *_ = stores
-    assert video_splits(s.root) == dict(zip(ids, split))
+        read_layout(tmp_path / "s.h5", {"a": "train", "b": "test"})
+    write_segments(tmp_path / "t.h5", ids[:3], np.array(["train"] * 3))
+    with pytest.raises(ValueError, match=r"no split for videos \['b'\].*stage split"):
+        read_layout(tmp_path / "t.h5", {"a": "train"})
 
 
 @pytest.mark.parametrize("per_window", [1, 2, 100])

@@ -1,26 +1,33 @@
 """The index (data/index.csv): one row per metadata row of the data set,
-video_id,path,genre,tags,duration,status,reason,split; and its summary, the ingest report."""
+video_id,path,genre,tags,duration,status,reason,detail,line; and the ingest report
+(reports/ingest.json): what became of every row, through probing (prepare) and decoding."""
 from __future__ import annotations
 
 import csv
 from collections import Counter
 from pathlib import Path
 
-SPLITS = ("train", "val", "test")
-INDEX_COLUMNS = ("video_id", "path", "genre", "tags", "duration", "status", "reason", "split")
+INDEX_COLUMNS = ("video_id", "path", "genre", "tags", "duration", "status", "reason", "detail", "line")
 
 
-def summary(rows: list[dict]) -> dict:
-    """The ingest report: counts per status, reason and split, and every skipped row."""
-    return {
-        "rows": len(rows),
-        "status": dict(Counter(r["status"] for r in rows)),
-        "reasons": dict(Counter(r["reason"] for r in rows if r["status"] != "ok")),
-        "splits": {s: sum(r["split"] == s for r in rows) for s in SPLITS},
-        "skipped": [{"video_id": r["video_id"], "path": r["path"], "line": r["line"],
-                     "reason": r["reason"], "detail": r["detail"]}
-                    for r in rows if r["status"] != "ok"],
-    }
+def summary(rows: list[dict], failed: list[dict] = (), decode: dict | None = None) -> dict:
+    """The ingest report: counts per final status and reason, and every row that yields no
+    segments, skipped by prepare or failed in decode (`failed`: video_id, reason, detail);
+    `decode` adds the decode stage's own figures."""
+    failed = {f["video_id"]: f for f in failed}
+    out, skipped = Counter(), []
+    for r in rows:
+        stage = "prepare" if r["status"] != "ok" else "decode" if r["video_id"] in failed else None
+        out["ok" if stage is None else "skipped"] += 1
+        if stage is not None:
+            why = r if stage == "prepare" else failed[r["video_id"]]
+            skipped.append({"video_id": r["video_id"], "path": r["path"], "line": r.get("line"),
+                            "stage": stage, "reason": why["reason"], "detail": why.get("detail", "")})
+    report = {"rows": len(rows), "status": dict(out),
+              "reasons": dict(Counter(s["reason"] for s in skipped)), "skipped": skipped}
+    if decode is not None:
+        report["decode"] = decode
+    return report
 
 
 def write_index(rows: list[dict], path: str | Path) -> None:
@@ -32,14 +39,16 @@ def write_index(rows: list[dict], path: str | Path) -> None:
         for r in rows:
             w.writerow([r["video_id"], r["path"], r["genre"], "|".join(r["tags"]),
                         "" if r["duration"] is None else r["duration"],
-                        r["status"], r["reason"], r["split"]])
+                        r["status"], r["reason"], r.get("detail", ""), r.get("line", "")])
 
 
 def read_index(path: str | Path) -> list[dict]:
-    """Rows of data/index.csv: tags as list[str], duration as float (None if unknown)."""
+    """Rows of data/index.csv: tags as list[str], duration as float (None if unknown), line as
+    int (None if unknown)."""
     with open(path, newline="", encoding="utf-8") as f:
         rows = list(csv.DictReader(f))
     for r in rows:
         r["tags"] = [t for t in r["tags"].split("|") if t]
         r["duration"] = float(r["duration"]) if r["duration"] else None
+        r["line"] = int(r["line"]) if r.get("line") else None
     return rows

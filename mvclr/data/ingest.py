@@ -1,5 +1,5 @@
-"""Ingest: the rows of a data set's metadata.csv validated and its files probed, then split by
-video (mvclr.data.split); the result is the index (mvclr.data.index).
+"""Ingest: the rows of a data set's metadata.csv validated and its files probed; the result is
+the index (mvclr.data.index).
 
 A data set is a folder holding `metadata.csv` with columns video_id,path,genre,tags
 (`path` relative to the folder, tags separated by '|', genre and tags may be empty,
@@ -10,8 +10,7 @@ from __future__ import annotations
 import csv
 from pathlib import Path
 
-from mvclr.data import media
-from mvclr.data.split import split_videos
+from mvclr.data import media, supervise
 
 METADATA = "metadata.csv"
 REQUIRED = ("video_id", "path")
@@ -56,14 +55,15 @@ def read_metadata(folder: str | Path) -> list[dict]:
 
 
 def validate(rows: list[dict], folder: str | Path, segment_seconds: float,
-             progress=None) -> list[dict]:
-    """Probe every file and give each row status/reason/detail/duration. Later rows
-    repeating a video_id or a file are skipped; the first one stands."""
+             progress=None, probe=media.probe) -> list[dict]:
+    """Probe every file (`probe`: a path -> media.Probe, or MediaError) and give each row
+    status/reason/detail/duration. Later rows repeating a video_id or a file are skipped;
+    the first one stands."""
     folder = Path(folder)
     seen_ids, seen_paths = {}, {}
     out = []
     for row in rows:
-        row = {**row, "duration": None, "status": "skipped", "split": ""}
+        row = {**row, "duration": None, "status": "skipped"}
         row.setdefault("reason", "")
         row.setdefault("detail", "")
         if not row["reason"]:
@@ -75,8 +75,8 @@ def validate(rows: list[dict], folder: str | Path, segment_seconds: float,
             else:
                 seen_ids[row["video_id"]] = seen_paths[file] = row["line"]
                 try:
-                    info = media.probe(file)
-                except media.MediaError as e:
+                    info = probe(file)
+                except (media.MediaError, supervise.Failed) as e:
                     row.update(reason=e.reason, detail=e.detail)
                 else:
                     row["duration"] = round(info.duration, 3)
@@ -91,12 +91,7 @@ def validate(rows: list[dict], folder: str | Path, segment_seconds: float,
     return out
 
 
-def build_index(folder: str | Path, segment_seconds: float, fractions, seed: int,
-                progress=None) -> list[dict]:
-    """Validated and split rows of the data set in `folder`."""
-    rows = validate(read_metadata(folder), folder, segment_seconds, progress)
-    splits = split_videos(rows, fractions, seed)
-    for row in rows:
-        if row["status"] == "ok":
-            row["split"] = splits[row["video_id"]]
-    return rows
+def build_index(folder: str | Path, segment_seconds: float, progress=None,
+                probe=media.probe) -> list[dict]:
+    """Validated rows of the data set in `folder`, each file probed with `probe`."""
+    return validate(read_metadata(folder), folder, segment_seconds, progress, probe)

@@ -10,6 +10,7 @@ import av
 # Skip reasons shared with the ingest report.
 MISSING, EMPTY, UNREADABLE, TRUNCATED = "missing file", "empty file", "unreadable", "truncated"
 NO_AUDIO, NO_VIDEO, DECODE_FAILED = "no audio stream", "no video stream", "decode failed"
+TIMED_OUT = "timed out"
 
 TAIL_SECONDS = 3.0       # probe demuxes this much before the declared end to find the real ends
 MAX_BAD_PACKETS = 32     # undecodable packets always tolerated within one read
@@ -22,6 +23,9 @@ class MediaError(Exception):
         self.path, self.reason, self.detail = str(path), reason, detail
         super().__init__(f"{path}: {reason}" + (f" ({detail})" if detail else ""))
 
+    def __reduce__(self):      # crosses process boundaries (mvclr.data.supervise)
+        return MediaError, (self.path, self.reason, self.detail)
+
 
 @dataclass(frozen=True)
 class Probe:
@@ -31,8 +35,9 @@ class Probe:
     sample_rate: int
     channels: int
     video_codec: str
-    width: int
+    width: int             # as displayed: the display matrix's rotation applied
     height: int
+    rotation: int          # degrees counter-clockwise that show the frames upright (0/90/180/270)
     fps: float
 
 
@@ -112,7 +117,7 @@ def probe(path) -> Probe:
         present = [s for s in find_streams(container) if s is not None]
         if not present:
             raise MediaError(path, UNREADABLE, "neither an audio nor a video stream")
-        _decode_first(container, present, path)
+        first = _decode_first(container, present, path)
         origin = container_origin(container)
         declared = container.duration / av.time_base if container.duration else None
         ends = _stream_ends(container, present, origin, declared)
@@ -126,12 +131,20 @@ def probe(path) -> Probe:
         audio, video = _streams(container, path)
         ac, vc = audio.codec_context, video.codec_context
         rate = video.average_rate or video.guessed_rate or video.base_rate
+        turns = quarter_turns(first[video].rotation)
+        upright = (vc.height, vc.width) if turns % 2 else (vc.width, vc.height)
         return Probe(
             duration=min(ends.values()) - origin, container=container.format.name,
             audio_codec=ac.name, sample_rate=ac.sample_rate, channels=ac.channels,
-            video_codec=vc.name, width=vc.width, height=vc.height,
+            video_codec=vc.name, width=upright[0], height=upright[1], rotation=90 * turns,
             fps=float(rate) if rate else 0.0,
         )
+
+
+def quarter_turns(rotation: float | None) -> int:
+    """Counter-clockwise quarter turns that show a frame upright: its display matrix's rotation
+    (degrees counter-clockwise, as ffprobe reports it) to the nearest multiple of 90."""
+    return int(round((rotation or 0) / 90)) % 4
 
 
 def container_origin(container) -> float:
@@ -139,22 +152,25 @@ def container_origin(container) -> float:
     return container.start_time / av.time_base if container.start_time else 0.0
 
 
-def _decode_first(container, streams, path) -> None:
-    """Each stream must yield a frame from its first packets (a few bad ones tolerated)."""
-    pending, bad = set(streams), 0
+def _decode_first(container, streams, path) -> dict:
+    """Each stream must yield a frame from its first packets (a few bad ones tolerated);
+    returns the first frame of each."""
+    pending, bad, first = set(streams), 0, {}
     try:
         for packet in container.demux(*streams):
             if packet.stream not in pending:
                 continue
             try:
-                if packet.stream.decode(packet):
+                frames = packet.stream.decode(packet)
+                if frames:
+                    first[packet.stream] = frames[0]
                     pending.discard(packet.stream)
             except av.FFmpegError as e:
                 bad += 1
                 if bad > MAX_BAD_PACKETS:
                     raise MediaError(path, UNREADABLE, f"{packet.stream.type}: {e.strerror or e}") from None
             if not pending:
-                return
+                return first
     except av.FFmpegError as e:
         raise MediaError(path, UNREADABLE, e.strerror or str(e)) from None
     kinds = " and ".join(sorted(s.type for s in pending))

@@ -4,8 +4,9 @@ Each read seeks to its window and decodes only from the preceding keyframe to th
 window's end, so memory holds one window, never a whole video. Audio comes out as
 float32 mono at the requested rate (PyAV's AudioResampler, channels averaged); a frame
 requested at time t is the frame on screen at t (the last one whose timestamp is <= t),
-scaled to cover height x width keeping its display aspect ratio (for landscape video:
-short side = height) and centre-cropped, as uint8 RGB.
+turned upright as its display matrix says (phone videos), scaled to cover height x width
+keeping its display aspect ratio (for landscape video: short side = height) and
+centre-cropped, as uint8 RGB.
 """
 from __future__ import annotations
 
@@ -15,8 +16,10 @@ from pathlib import Path
 import av
 import numpy as np
 
+from mvclr.data.layout import Layout
 from mvclr.data.media import (DECODE_FAILED, MAX_BAD_PACKETS, NO_AUDIO, NO_VIDEO, TRUNCATED,
-                              MediaError, container_origin, find_streams, open_media)
+                              MediaError, container_origin, find_streams, open_media,
+                              quarter_turns)
 
 AUDIO_PREROLL = 0.2      # s decoded before an audio window: codecs with overlap (AAC, Opus) settle
 SEEK_BACKOFF = (0.0, 1.0, 4.0, 16.0, math.inf)  # how much earlier to seek when a seek lands late
@@ -94,20 +97,25 @@ class MediaReader:
                 yield from frames
                 return
 
-    def audio(self, start: float, seconds: float, rate: int) -> np.ndarray:
-        """float32 mono samples [round(seconds * rate)] from `start`, resampled to `rate`."""
+    def audio(self, start: float, seconds: float, rate: int, keep: slice | None = None) -> np.ndarray:
+        """float32 mono samples [round(seconds * rate)] from `start`, resampled to `rate`; or
+        only the samples `keep` of them, sample for sample what the whole window holds there.
+        Either way the whole window is decoded: the codec's state after a seek carries over
+        into the next window read, so stopping early would change the next window."""
         if self.audio_stream is None:
             raise MediaError(self.path, NO_AUDIO)
         n = int(round(seconds * rate))
-        first = int(round(start * rate))          # index of the window's first sample
-        out = np.zeros(n, np.float32)
+        lo, hi, _ = (keep or slice(0, n)).indices(n)
+        begin = int(round(start * rate))          # index of the window's first sample
+        first = begin + lo                         # index of the first sample kept
+        out = np.zeros(hi - lo, np.float32)
         pos = None                                 # index of the next resampled sample
         expected = None                            # where the next frame should start
         resampler = template = None
         for frame in self._from(self.audio_stream, max(0.0, start - AUDIO_PREROLL)):
             at = None if frame.time is None else (frame.time - self.origin) * rate
             if pos is None:
-                pos = first if at is None else int(round(at))
+                pos = begin if at is None else int(round(at))
             # a timestamp jump (lost packets, a discontinuity) restarts the resampler there
             gap = at is not None and expected is not None and abs(at - expected) > GAP_SECONDS * rate
             expected = (at if at is not None else expected or pos) + frame.samples * rate / frame.sample_rate
@@ -120,14 +128,14 @@ class MediaReader:
                 resampler = av.AudioResampler(format="flt", layout="mono", rate=rate,
                                               options={"rematrix_maxval": "1"})
             pos = self._place(out, first, pos, resampler, frame)
-            if pos >= first + n:
+            if pos >= begin + n:
                 break
         else:
             pos = self._place(out, first, pos, resampler, None)
-            if pos is None or first + n - pos > END_TOLERANCE * rate:
+            if pos is None or first + len(out) - pos > END_TOLERANCE * rate:
                 got = "no audio" if pos is None else f"audio ends at {pos / rate:.2f} s"
                 raise MediaError(self.path, TRUNCATED,
-                                 f"{got}, window ends at {start + seconds:.2f} s")
+                                 f"{got}, window ends at {(first + len(out)) / rate:.2f} s")
         return out
 
     @staticmethod
@@ -173,12 +181,18 @@ class MediaReader:
         return out
 
     def _fit(self, frame, height: int, width: int) -> np.ndarray:
-        """Scale to cover height x width keeping the display aspect ratio, centre-crop."""
+        """Turned upright as the frame's display matrix says, scaled to cover height x width
+        keeping the display aspect ratio, centre-cropped."""
+        turns = quarter_turns(frame.rotation)
         w, h = frame.width * self.sar, frame.height
+        if turns % 2:
+            w, h = h, w                        # displayed size
         scale = max(height / h, width / w)
         sw, sh = max(width, int(round(w * scale))), max(height, int(round(h * scale)))
-        img = self.reformatter.reformat(frame, width=sw, height=sh, format="rgb24",
-                                       interpolation="AREA").to_ndarray()
+        img = self.reformatter.reformat(frame, width=sh if turns % 2 else sw,
+                                        height=sw if turns % 2 else sh, format="rgb24",
+                                        interpolation="AREA").to_ndarray()
+        img = np.rot90(img, turns)             # turning the scaled image is cheap
         y, x = (sh - height) // 2, (sw - width) // 2
         return img[y:y + height, x:x + width]
 
@@ -193,17 +207,19 @@ def read_frames(path, times, height: int, width: int) -> np.ndarray:
         return r.frames(times, height, width)
 
 
-def read_segments(path, starts, seconds: float, rate: int, frame_offsets, height: int,
-                  width: int) -> tuple[np.ndarray, np.ndarray]:
-    """Audio [k, seconds * rate] and frames [k, len(frame_offsets), height, width, 3] of
-    the k windows of `seconds` starting at `starts`; frame j of a window shows time
-    start + frame_offsets[j]. One window in memory at a time besides the result."""
-    offsets = np.asarray(frame_offsets, np.float64)
+def read_segments(path, starts, layout: Layout) -> tuple[np.ndarray, np.ndarray]:
+    """What the segment store keeps (mvclr.data.layout) of the segments starting at `starts`:
+    audio [k, layout.audio_samples] and frames [k, layout.window_frames, height, width, 3].
+    The audio is decoded from the segment's own start point, so it equals the window cut out
+    of the whole segment's audio sample for sample. One segment in memory at a time besides
+    the result."""
+    offsets = layout.frame_offsets()
+    keep = slice(layout.audio_offset, layout.audio_offset + layout.audio_samples)
     k = len(starts)
-    audio = np.empty((k, int(round(seconds * rate))), np.float32)
-    frames = np.empty((k, len(offsets), height, width, 3), np.uint8)
+    audio = np.empty((k, layout.audio_samples), np.float32)
+    frames = np.empty((k, len(offsets), layout.height, layout.width, 3), np.uint8)
     with MediaReader(path) as r:
         for i, start in enumerate(starts):
-            audio[i] = r.audio(float(start), seconds, rate)
-            frames[i] = r.frames(start + offsets, height, width)
+            audio[i] = r.audio(float(start), layout.segment_seconds, layout.sample_rate, keep)
+            frames[i] = r.frames(start + offsets, layout.height, layout.width)
     return audio, frames

@@ -1,11 +1,16 @@
-"""The split of the usable videos into train / val / test: by video, seeded, stratified by genre."""
+"""The split of the usable videos into train / val / test (data/split.csv, stage `split`): by
+video, seeded, stratified by genre; its own stage so that changing `data.split` re-runs neither
+probing nor decoding."""
 from __future__ import annotations
 
+import csv
 from collections import defaultdict
+from pathlib import Path
 
 import numpy as np
 
-from mvclr.data.index import SPLITS
+SPLITS = ("train", "val", "test")
+COLUMNS = ("video_id", "split")
 
 
 def _allocate(n: int, fractions) -> np.ndarray:
@@ -48,3 +53,30 @@ def split_videos(rows: list[dict], fractions, seed: int) -> dict[str, str]:
     rng.shuffle(leftover)
     assigned.update(zip(leftover, slots))
     return assigned
+
+
+def write_split(assigned: dict[str, str], path: str | Path, order: list[str]) -> None:
+    """data/split.csv: video_id,split for the videos of `assigned`, in `order` (index order)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "w", newline="", encoding="utf-8") as f:
+        w = csv.writer(f)
+        w.writerow(COLUMNS)
+        w.writerows((v, assigned[v]) for v in order if v in assigned)
+
+
+def read_split(path: str | Path) -> dict[str, str]:
+    """video_id -> train|val|test from data/split.csv."""
+    with open(path, newline="", encoding="utf-8") as f:
+        return {r["video_id"]: r["split"] for r in csv.DictReader(f)}
+
+
+def split_of(video_ids, path: str | Path) -> np.ndarray:
+    """The split of each of `video_ids` (e.g. every segment's) from data/split.csv; an error
+    naming the first video the file lacks."""
+    split = read_split(path)
+    missing = next((v for v in video_ids if v not in split), None)
+    if missing is not None:
+        raise ValueError(f"{path} has no split for video {str(missing)!r} of the segment store; "
+                         "run `dvc repro` (stage split)")
+    return np.array([split[v] for v in video_ids], dtype=object)

@@ -17,7 +17,7 @@ map): a query by catalogue id never needs the feature stores.
 Files (`save` / `load`), one directory per representation:
   index.faiss   the FAISS index, memory-mapped on load (IO_FLAG_MMAP_IFC): loading reads
                 nothing; an exact query reads the whole file, an IVF query its nprobe lists
-  videos.npy    video_id and split per row
+  videos.npy    video_id and split per row, and the rows in order of video id (`order`)
   meta.json     representation, kind, dim, videos, nlist / nprobe, seed, faiss version and
                 whatever `info` the caller recorded (e.g. the aggregation, a model digest)
 Builds are deterministic (seeded sample and k-means), so the files are reproducible.
@@ -39,7 +39,6 @@ n·nlist·dim (assigning every video to a list) plus the k-means on train_per_li
 """
 from __future__ import annotations
 
-import io
 import json
 import math
 import os
@@ -68,6 +67,15 @@ class Neighbours:
     video_ids: np.ndarray       # str [m]
     splits: np.ndarray          # str [m]
     similarity: np.ndarray      # float32 [m], cosine
+
+
+def check_settings(settings: dict) -> None:
+    """A VideoIndexError naming the params key of a value out of range."""
+    bad = [f"index.exact_max must be >= 0, got {settings['exact_max']}"] if settings["exact_max"] < 0 else []
+    bad += [f"index.ivf.{key} must be > 0, got {value}" for key, value in settings["ivf"].items()
+            if value <= 0]
+    if bad:
+        raise VideoIndexError("params.yaml: " + "; ".join(bad))
 
 
 def choose_kind(n: int, dim: int, settings: dict) -> str:
@@ -108,12 +116,14 @@ class VideoIndex:
     """A FAISS index of video vectors with the id and split of every row."""
 
     def __init__(self, index: faiss.Index, video_ids: np.ndarray, splits: np.ndarray,
-                 meta: dict, source: str = "the index"):
+                 meta: dict, source: str = "the index", order: np.ndarray | None = None):
         if index.ntotal != len(video_ids) or len(video_ids) != len(splits):
             raise VideoIndexError(f"{source}: {index.ntotal} vectors for {len(video_ids)} video "
                                   f"ids and {len(splits)} splits")
         self.index, self.video_ids, self.splits = index, np.asarray(video_ids), np.asarray(splits)
         self.meta, self.source = meta, source
+        # rows in order of video id: an id is found by binary search
+        self.order = np.argsort(self.video_ids, kind="stable") if order is None else order
         self._masks: dict[frozenset, np.ndarray] = {}
 
     @property
@@ -124,12 +134,12 @@ class VideoIndex:
         return self.index.ntotal
 
     def row_of(self, video_id: str) -> int:
-        hit = np.flatnonzero(self.video_ids == video_id)
-        if len(hit) == 0:
-            examples = ", ".join(map(str, self.video_ids[:3]))
-            raise VideoIndexError(f"unknown video id {video_id!r}: not among the {len(self)} "
-                                  f"videos of {self.source} (e.g. {examples})")
-        return int(hit[0])
+        at = int(np.searchsorted(self.video_ids, video_id, sorter=self.order))
+        if at < len(self) and self.video_ids[self.order[at]] == video_id:
+            return int(self.order[at])
+        examples = ", ".join(map(str, self.video_ids[:3]))
+        raise VideoIndexError(f"unknown video id {video_id!r}: not among the {len(self)} "
+                              f"videos of {self.source} (e.g. {examples})")
 
     def vector(self, video_id: str) -> np.ndarray:
         """The stored (L2-normalised) vector of a catalogue video, float32 [dim]."""
@@ -194,9 +204,10 @@ class VideoIndex:
 
 
 def build(vectors: np.ndarray, video_ids, splits, settings: dict, seed: int,
-          representation: str, info: dict | None = None, kind: str | None = None) -> VideoIndex:
-    """The index of `vectors` [n, dim] (row r: video_ids[r], splits[r]); kind by choose_kind
-    unless given. settings: params["index"]."""
+          representation: str, info: dict | None = None) -> VideoIndex:
+    """The index of `vectors` [n, dim] (row r: video_ids[r], splits[r]), of the kind
+    choose_kind picks; settings: params["index"]; info: recorded in meta.json."""
+    check_settings(settings)
     video_ids, splits = np.asarray(video_ids, dtype=str), np.asarray(splits, dtype=str)
     if vectors.ndim != 2 or len(vectors) == 0:
         raise VideoIndexError(f"{representation}: expected video vectors [n >= 1, dim], got shape "
@@ -213,17 +224,15 @@ def build(vectors: np.ndarray, video_ids, splits, settings: dict, seed: int,
     finite = np.array([np.isfinite(vectors[s:s + ADD_ROWS]).all() for s in range(0, n, ADD_ROWS)])
     if not finite.all():
         raise VideoIndexError(f"{representation}: video vectors hold NaN or infinite values")
-    kind = kind or choose_kind(n, dim, settings)
+    kind = choose_kind(n, dim, settings)
     if kind == EXACT:
         index = faiss.IndexFlatIP(dim)
         _add(index, vectors)
         shape = {}
-    elif kind == IVF:
+    else:
         index = _ivf(vectors, settings, seed)
         shape = {"nlist": index.nlist, "nprobe": index.nprobe,
                  "train_rows": min(n, settings["ivf"]["train_per_list"] * index.nlist)}
-    else:
-        raise VideoIndexError(f"unknown index kind {kind!r}; known: {EXACT}, {IVF}")
     meta = {"representation": representation, "kind": kind, "dim": dim, "videos": n, **shape,
             "metric": "cosine", "seed": seed, "faiss": faiss.__version__, **(info or {})}
     return VideoIndex(index, video_ids, splits, meta, f"the {representation} index")
@@ -237,19 +246,20 @@ def _replace(path: Path, write) -> None:
 
 
 def save(index: VideoIndex, directory: str | Path) -> None:
+    """The files of the module docstring in `directory` (created), each replaced whole."""
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
-    table = np.empty(len(index), dtype=[("video_id", index.video_ids.dtype), ("split", "U5")])
-    table["video_id"], table["split"] = index.video_ids, index.splits
+    table = np.empty(len(index), dtype=[("video_id", index.video_ids.dtype), ("split", "U5"),
+                                        ("order", np.int64)])
+    table["video_id"], table["split"], table["order"] = index.video_ids, index.splits, index.order
     _replace(directory / INDEX_FILE, lambda p: faiss.write_index(index.index, str(p)))
-    _replace(directory / VIDEOS_FILE, lambda p: p.write_bytes(_npy(table)))
+    _replace(directory / VIDEOS_FILE, lambda p: _write_npy(p, table))
     _replace(directory / META_FILE, lambda p: p.write_text(json.dumps(index.meta, indent=1) + "\n"))
 
 
-def _npy(table: np.ndarray) -> bytes:
-    buf = io.BytesIO()
-    np.save(buf, table, allow_pickle=False)
-    return buf.getvalue()
+def _write_npy(path: Path, table: np.ndarray) -> None:
+    with open(path, "wb") as f:        # np.save to a name would append ".npy"
+        np.save(f, table, allow_pickle=False)
 
 
 def load(directory: str | Path) -> VideoIndex:
@@ -262,6 +272,9 @@ def load(directory: str | Path) -> VideoIndex:
                                   "(`dvc repro index`)")
     meta = json.loads((directory / META_FILE).read_text())
     table = np.load(directory / VIDEOS_FILE, allow_pickle=False)
+    if table.dtype.names != ("video_id", "split", "order"):
+        raise VideoIndexError(f"{directory / VIDEOS_FILE}: expected the fields video_id, split, "
+                              f"order, found {table.dtype.names}; rebuild the index")
     try:
         index = faiss.read_index(str(directory / INDEX_FILE), faiss.IO_FLAG_MMAP_IFC)
     except RuntimeError as e:
@@ -269,4 +282,4 @@ def load(directory: str | Path) -> VideoIndex:
     if index.d != meta.get("dim"):
         raise VideoIndexError(f"{directory / INDEX_FILE} holds vectors of dimension {index.d}, "
                               f"{directory / META_FILE} says {meta.get('dim')}")
-    return VideoIndex(index, table["video_id"], table["split"], meta, str(directory))
+    return VideoIndex(index, table["video_id"], table["split"], meta, str(directory), table["order"])

@@ -5,8 +5,8 @@ configuration's heads) in a FAISS index (mvclr.evaluation.index, exact or IVF pe
 `index`), the videos' labels, and a manifest of what the indexes were built from.
 
 Files under index/: <representation>/ (mvclr.evaluation.index.save), labels.csv and
-manifest.json (mvclr.evaluation.index_files): the aggregation, the segment store's attributes
-and digest, the feature stores' fingerprints and settings, the model's digest and training
+manifest.json (mvclr.evaluation.index_files): the aggregation, the segment store's attributes,
+the feature stores' fingerprints, settings and stale blocks, the model's digest and training
 configuration: what `mvclr similar` checks against params.yaml and the files now.
 
 Scale: one pass over the stores spills main's embeddings of all rows to a scratch directory;
@@ -29,7 +29,7 @@ from mvclr.evaluation.pooling import MODALITIES, REPRESENTATIONS, pair_blocks, v
 from mvclr.evaluation.rowfile import RowFile
 from mvclr.evaluation.videos import Videos
 from mvclr.features import store as feature_store
-from mvclr.features.embedding import segments_digest
+from mvclr.features.embedding import stale_blocks
 from mvclr.features.paired import PairedStores
 
 STORE_KEYS = ("fingerprint", "fingerprint_of", "weights")
@@ -42,19 +42,19 @@ def plain(x):
     return x.tolist() if isinstance(x, (np.ndarray, np.generic)) else x
 
 
-def store_identity(path: str | Path) -> dict:
-    """What the manifest records of a feature store: fingerprint, its inputs, weights used."""
+def store_identity(path: Path, segments: Path) -> dict:
+    """What the manifest records of a feature store: fingerprint, its inputs, weights used, and
+    its blocks not computed from the segments the segment store holds (stale)."""
     attrs = feature_store.attrs(path)
-    return {k: attrs[k] for k in STORE_KEYS if k in attrs}
+    return {**{k: attrs[k] for k in STORE_KEYS if k in attrs}, "stale": stale_blocks(path, segments)}
 
 
 def manifest(params: dict, stores: PairedStores, model: heads.ProjectionModel) -> dict:
     root = stores.root
     return {"aggregate": params["probe"]["aggregate"], "representations": list(REPRESENTATIONS),
-            "videos": len(stores.layout.ids),
-            "segments": {"attrs": plain(stores.layout.attrs),
-                         "digest": segments_digest(root / paths.SEGMENTS)},
-            "audio": store_identity(root / paths.AUDIO), "video": store_identity(root / paths.VIDEO),
+            "videos": len(stores.layout.ids), "segments": {"attrs": plain(stores.layout.attrs)},
+            **{key: store_identity(root / path, root / paths.SEGMENTS)
+               for key, path in (("audio", paths.AUDIO), ("video", paths.VIDEO))},
             "model": {"digest": file_digest(root / paths.model("main")),
                       "meta": plain(getattr(model, "meta", {}))}}
 

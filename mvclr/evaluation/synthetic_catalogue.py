@@ -1,9 +1,9 @@
 """A synthetic catalogue at the store level, written as the pipeline leaves it after embed, for
-benchmarks/scale.py --segments: data/segments.h5 (the segment metadata; its audio and frames
-datasets are allocated but never written, so they read as silence and black frames and take no
-disk), data/index.csv (genre and tags of every video), features/{audio,video}.zarr (1506-d and
-512-d vectors, musicnn's and R(2+1)D's sizes) with done-markers and attributes as the embed
-stages write them.
+benchmarks/scale.py --segments: data/segments.h5 (the segment metadata and row digests; its
+audio and frames datasets, the analysis window's, are allocated but never written, so they read
+as silence and black frames and take no disk), data/index.csv (genre and tags of every video),
+data/split.csv, features/{audio,video}.zarr (1506-d and 512-d vectors, musicnn's and R(2+1)D's
+sizes) with the block markers and attributes the embed stages write.
 
 Planted structure, so that ranks and probes land far from chance:
 - each video has a genre g (uniform over `genres`) and a latent u = 2 c_g + N(0, I_r) (c_g a
@@ -25,10 +25,13 @@ import h5py
 import numpy as np
 
 from mvclr.data.index import write_index
-from mvclr.data.segment_store import DIGEST_BYTES, STR
+from mvclr.data.layout import Layout
+from mvclr.data.segment_store import AUDIO_FILTER, DIGEST_BYTES, FRAMES_FILTER, STR, row_digest
+from mvclr.data.split import write_split
 from mvclr.features import store as feature_store
-from mvclr.features.embedding import segments_digest
-from mvclr.paths import AUDIO, INDEX, SEGMENTS, VIDEO
+from mvclr.features.embedding import fingerprint_spec, input_digests
+from mvclr.features.windows import window_info
+from mvclr.paths import AUDIO, INDEX, SEGMENTS, SPLIT, VIDEO
 
 AUDIO_DIM, VIDEO_DIM = 1506, 512
 LATENT, SEGMENT_SPREAD, NOISE = 16, 0.6, 1.5
@@ -44,20 +47,19 @@ def _split(n_videos: int, rng: np.random.Generator) -> np.ndarray:
     return split
 
 
-def _write_segments(path: Path, counts: np.ndarray, split: np.ndarray, ids: np.ndarray,
-                    decode: dict, seed: int) -> None:
+def _write_segments(path: Path, counts: np.ndarray, ids: np.ndarray, layout: Layout,
+                    seed: int) -> None:
     n = int(counts.sum())
-    samples = int(round(decode["segment_seconds"] * decode["sample_rate"]))
+    samples, frame_shape = layout.audio_samples, (layout.window_frames, layout.height, layout.width, 3)
     path.parent.mkdir(parents=True, exist_ok=True)
     video_of = np.repeat(np.arange(len(counts)), counts)
     index = np.arange(n) - np.repeat(np.cumsum(counts) - counts, counts)
+    silent = row_digest(np.zeros(samples, np.float32), np.zeros(frame_shape, np.uint8))
     with h5py.File(path, "w") as f:
-        f.create_dataset("audio", (n, samples), np.float32, chunks=(16, samples))
-        f.create_dataset("frames", (n, decode["frames"], decode["height"], decode["width"], 3),
-                         np.uint8, chunks=(1, decode["frames"], decode["height"], decode["width"], 3),
-                         compression="lzf")
-        columns = {"video_id": STR, "segment_index": np.int32, "start_seconds": np.float64,
-                   "split": STR}
+        f.create_dataset("audio", (n, samples), np.float32, chunks=(1, samples), **AUDIO_FILTER)
+        f.create_dataset("frames", (n, *frame_shape), np.uint8, chunks=(1, *frame_shape),
+                         **FRAMES_FILTER)
+        columns = {"video_id": STR, "segment_index": np.int32, "start_seconds": np.float64}
         for name, dtype in columns.items():
             f.create_dataset(name, (n,), dtype, chunks=(min(4096, n),))
         f.create_dataset("digest", (n, DIGEST_BYTES), np.uint8, chunks=(min(4096, n), DIGEST_BYTES))
@@ -65,17 +67,17 @@ def _write_segments(path: Path, counts: np.ndarray, split: np.ndarray, ids: np.n
             rows = slice(a, min(a + META_ROWS, n))
             f["video_id"][rows] = ids[video_of[rows]].astype(object)
             f["segment_index"][rows] = index[rows]
-            f["start_seconds"][rows] = index[rows] * decode["segment_seconds"]
-            f["split"][rows] = split[video_of[rows]].astype(object)
-        f.attrs.update({k: decode[k] for k in ("sample_rate", "segment_seconds", "frames",
-                                               "height", "width")}, seed=seed)
+            f["start_seconds"][rows] = index[rows] * layout.segment_seconds
+            f["digest"][rows] = np.broadcast_to(silent, (rows.stop - rows.start, DIGEST_BYTES))
+        f.attrs.update(layout.attrs(), seed=seed)
 
 
-def _write_features(path: Path, x_of, n: int, dim: int, block_rows: int, attrs: dict) -> None:
+def _write_features(path: Path, x_of, n: int, dim: int, block_rows: int, attrs: dict,
+                    digests: np.ndarray) -> None:
     store = feature_store.FeatureStore.open(path, rows=n, dim=dim, block_rows=block_rows,
                                             attrs=attrs)
     for b in range(store.n_blocks):
-        store.write(b, x_of(b, store.block(b)))
+        store.write(b, x_of(b, store.block(b)), digests[b])
 
 
 def write_catalogue(root: str | Path, segments: int, params: dict,
@@ -102,8 +104,8 @@ def write_catalogue(root: str | Path, segments: int, params: dict,
                    "duration": 6 * params["decode"]["segment_seconds"], "status": "ok",
                    "reason": "", "split": s} for i, (v, g, s) in enumerate(zip(ids, genre, split))]
     write_index(index_rows, root / INDEX)
-    _write_segments(root / SEGMENTS, counts, split, ids, params["decode"], seed)
-    digest = segments_digest(root / SEGMENTS)
+    write_split(dict(zip(ids, split)), root / SPLIT, list(ids))
+    _write_segments(root / SEGMENTS, counts, ids, Layout.from_params(params), seed)
 
     maps = {name: rng.normal(size=(LATENT, dim)).astype(np.float32) / np.sqrt(LATENT)
             for name, dim in (("audio", AUDIO_DIM), ("video", VIDEO_DIM))}
@@ -122,16 +124,20 @@ def write_catalogue(root: str | Path, segments: int, params: dict,
         x = z @ maps[name] + NOISE * noise
         return (x * scale + shift).astype(np.float32) if name == "audio" else x
 
-    features = params["features"]
-    for name, path, dim in (("audio", AUDIO, AUDIO_DIM), ("video", VIDEO, VIDEO_DIM)):
-        spec = {"modality": name, "window_seconds": params["decode"]["window_seconds"],
-                "block_rows": features["block_rows"], "segments": digest, "backbone": "synthetic"}
-        spec.update(model=features["audio"]["model"], layers=list(features["audio"]["layers"])) \
-            if name == "audio" else spec.update(frames=features["video"]["frames"], seed=seed)
-        attrs = {"fingerprint": feature_store.fingerprint(spec), "fingerprint_of": spec,
-                 "backbone": "synthetic", "weights": "synthetic" if name == "audio" else
-                 f"random init (seed {seed})"}
+    block_rows = params["features"]["block_rows"]
+    audio_info = {"backbone": "synthetic", "weights": "synthetic",
+                  "model": params["features"]["audio"]["model"],
+                  "layers": list(params["features"]["audio"]["layers"])}
+    video_info = {"backbone": "synthetic", "weights": f"random init (seed {seed})"}
+    for name, path, dim, info in (("audio", AUDIO, AUDIO_DIM, audio_info),
+                                  ("video", VIDEO, VIDEO_DIM, video_info)):
+        with h5py.File(root / SEGMENTS, "r") as f:
+            window = window_info(f, name, params)
+            spec = fingerprint_spec(name, params, info, window)
+            digests = input_digests(f, feature_store.fingerprint(spec), block_rows)
+        attrs = {**info, "window": window, "fingerprint": feature_store.fingerprint(spec),
+                 "fingerprint_of": spec}
         _write_features(root / path, lambda b, rows: modality(name, b, rows), segments, dim,
-                        features["block_rows"], attrs)
+                        block_rows, attrs, digests)
     return {"segments": segments, "videos": n_videos, "test_video": str(ids[split == "test"][0]),
             "splits": {s: int(np.sum(split == s)) for s in ("train", "val", "test")}}

@@ -1,13 +1,13 @@
 """Filling a feature store: a frozen backbone over the analysis window of every segment, row i
 of the store = segment i of the segment store, computed block by block (mvclr.features.filling)
-so that a run computes only the blocks the store still lacks; `shard` i/n computes only blocks
-i-1, i-1+n, ...  A backbone has `dim`, `prepare` (CPU side), `forward` (device side) and `info`.
+so that a run computes only the blocks whose inputs (settings, or the segment store's per-row
+`digest`) differ from what their markers record; `shard` i/n computes only blocks i-1, i-1+n, ...
+A backbone has `dim`, `batch_size` (chosen for its device), `prepare` (reader thread: host side),
+`forward` (device side) and `info`.
 """
 from __future__ import annotations
 
 import argparse
-import hashlib
-import json
 import time
 from pathlib import Path
 
@@ -16,75 +16,80 @@ import numpy as np
 import zarr
 from tqdm import tqdm
 
-from mvclr.data import segment_store
 from mvclr.features import store as feature_store
 from mvclr.features.filling import fill
 from mvclr.features.windows import window_info, window_reader
 
 
-def segments_digest(path: str | Path) -> str:
-    """Digest of what identifies the segments: their metadata, the store's attributes and
-    shapes, and the first segment's audio and frames (a decoding change shows there)."""
-    meta = segment_store.read_meta(path)
-    h = hashlib.sha256()
-    for array in (meta.video_id.astype(str), meta.segment_index, meta.start_seconds):
-        h.update(np.ascontiguousarray(array).tobytes())
-    h.update(json.dumps(meta.attrs, sort_keys=True, default=str).encode())
-    with h5py.File(path, "r") as f:
-        h.update(repr((f["audio"].shape, f["frames"].shape)).encode())
-        if len(meta):
-            h.update(f["audio"][0].tobytes())
-            h.update(f["frames"][0].tobytes())
-    return h.hexdigest()[:16]
-
-
-def fingerprint_spec(modality: str, params: dict, backbone_info: dict, segments: str) -> dict:
-    """Everything that determines the stored values (not the batch size or the device)."""
-    features = params["features"]
+def fingerprint_spec(modality: str, params: dict, backbone_info: dict, window: dict) -> dict:
+    """Everything that determines the stored values besides the segments' own content: the
+    backbone as `info` describes it (weights actually used, runtime, layers, preprocessing,
+    library versions) and the analysis window; not the batch size or the device."""
     spec = {"modality": modality, "window_seconds": params["decode"]["window_seconds"],
-            "block_rows": features["block_rows"], "segments": segments,
-            "backbone": backbone_info["backbone"], "weights": backbone_info["weights"]}
-    if modality == "audio":
-        spec.update(model=features["audio"]["model"], layers=list(features["audio"]["layers"]))
-    else:
-        spec.update(frames=features["video"]["frames"], seed=params["seed"])
+            "window": window,
+            **{k: v for k, v in backbone_info.items() if k not in ("device", "weights_note")}}
+    if modality == "video":
+        spec["frames"] = params["features"]["video"]["frames"]
+        if backbone_info["weights"] != "kinetics400":
+            spec["seed"] = params["seed"]            # the random init's
     return spec
+
+
+def input_digests(f: h5py.File, spec_fingerprint: str, block_rows: int) -> np.ndarray:
+    """The digest each block's marker must carry: `spec_fingerprint` and the segment store's
+    per-row `digest` of the block's rows (16 bytes a segment held in memory)."""
+    return feature_store.block_digests(spec_fingerprint, f["digest"][:], block_rows)
 
 
 def embed(modality: str, backbone, params: dict, segments: str | Path, out: str | Path,
           shard: str | None = None, progress: bool = True) -> dict:
-    """Fill the missing blocks (of `shard`) of the modality's feature store; returns a
-    summary: segments computed, seconds, blocks computed and the store's path."""
+    """Fill the blocks (of `shard`) of the modality's feature store whose inputs changed or
+    were never computed, with `backbone.batch_size` rows a batch; returns a summary: segments
+    computed, seconds, blocks computed and the store's path."""
     out = Path(out)
     part = feature_store.parse_shard(shard)
     info = backbone.info()
-    digest = segments_digest(segments)
-    spec = fingerprint_spec(modality, params, info, digest)
+    block_rows = params["features"]["block_rows"]
     with h5py.File(segments, "r") as f:
-        rows = len(f["video_id"])
-        attrs = {**info, "window": window_info(f, modality, params),
-                 "segments": {"path": str(segments), "rows": rows, "digest": digest},
+        window = window_info(f, modality, params)
+        spec = fingerprint_spec(modality, params, info, window)
+        digests = input_digests(f, feature_store.fingerprint(spec), block_rows)
+        rows = len(f["digest"])
+        attrs = {**info, "window": window, "segments": {"path": str(segments), "rows": rows},
                  "fingerprint": feature_store.fingerprint(spec), "fingerprint_of": spec}
         attrs["versions"] = {**info["versions"], "zarr": zarr.__version__,
                              "h5py": h5py.__version__}
         store = feature_store.FeatureStore.open(
-            out, rows=rows, dim=backbone.dim, block_rows=params["features"]["block_rows"],
-            attrs=attrs, fresh_if_changed=part == (1, 1))
-        blocks = store.missing(part)
+            out, rows=rows, dim=backbone.dim, block_rows=block_rows, attrs=attrs,
+            fresh_if_changed=part == (1, 1))
+        blocks = store.missing(digests, part)
         todo = sum(store.block(b).stop - store.block(b).start for b in blocks)
-        batch_size = params["features"][modality]["batch_size"]
         bar = tqdm(total=todo, unit="seg", desc=f"embed {modality} ({info['device']})",
                    disable=not progress, smoothing=0.1)
         start = time.perf_counter()
         with bar:
             computed = fill(store, blocks, window_reader(f, modality, params),
-                                          backbone.prepare, backbone.forward, batch_size, bar)
+                            backbone.prepare, backbone.forward, backbone.batch_size, bar)
         seconds = time.perf_counter() - start
     if progress:
         print(f"{out}: {computed} segments in {seconds:.1f} s "
               f"({computed / max(seconds, 1e-9):.1f} segments/s), "
-              f"{store.n_blocks - len(store.missing())} of {store.n_blocks} blocks done")
-    return {"segments": computed, "seconds": seconds, "blocks": blocks, "path": str(out)}
+              f"{int(store.completed(digests).sum())} of {store.n_blocks} blocks done")
+    return {"segments": computed, "seconds": seconds, "blocks": sorted(blocks), "path": str(out)}
+
+
+def stale_blocks(store: str | Path, segments: str | Path) -> list[int]:
+    """Blocks of a feature store that do not hold the values of the segment store's current
+    rows under the settings the store was last computed with (never written, computed from
+    other segments, or under other settings)."""
+    attrs = feature_store.attrs(store)
+    with h5py.File(segments, "r") as f:
+        digests = input_digests(f, attrs["fingerprint"], attrs["block_rows"])
+    stored = feature_store.markers(store)
+    same = np.zeros(len(digests), bool)
+    n = min(len(digests), len(stored))
+    same[:n] = (stored[:n] == digests[:n]).all(axis=1)
+    return np.flatnonzero(~same).tolist()
 
 
 def shard_argument(doc: str, argv: list[str] | None = None) -> str | None:

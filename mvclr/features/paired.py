@@ -1,6 +1,6 @@
 """The catalogue's stores opened together and read by blocks: the segment store's layout (which
-rows hold which video's segments, each video's split) and both feature stores, row i of each
-being segment i.
+rows hold which video's segments; each video's split from data/split.csv) and both feature
+stores, row i of each being segment i.
 
 Memory: the layout is per video (id, first row, number of segments, split); features are read
 a block at a time (one chunk of the feature stores, `features.block_rows` rows), never whole.
@@ -19,8 +19,9 @@ from typing import Iterator
 import h5py
 import numpy as np
 
+from mvclr.data.split import read_split
 from mvclr.features import store
-from mvclr.paths import AUDIO, SEGMENTS, VIDEO
+from mvclr.paths import AUDIO, SEGMENTS, SPLIT, VIDEO
 
 META_ROWS = 1 << 16          # segment-store rows read at a time to build the layout
 MMAP_THRESHOLD = 1 << 20     # bytes: glibc serves allocations this large by mmap
@@ -83,19 +84,10 @@ class Layout:
         return np.diff(before[k] - beyond)
 
 
-def video_splits(root: Path) -> dict[str, str]:
-    """video id -> train | val | test, as the segment store records it."""
-    with h5py.File(root / SEGMENTS, "r") as f:
-        ids, split = f["video_id"], f["split"]
-        out = {}
-        for a in range(0, len(ids), META_ROWS):
-            out.update(zip(ids.asstr()[a:a + META_ROWS], split.asstr()[a:a + META_ROWS]))
-    return out
-
-
-def read_layout(path: str | Path, splits: dict[str, str]) -> Layout:
-    """The layout of the segment store at `path` with each video's split from `splits`; a
-    ValueError names a video whose segments are not consecutive or that has no split."""
+def read_layout(path: str | Path, splits: dict[str, str], split_source: str | Path = SPLIT) -> Layout:
+    """The layout of the segment store at `path` with each video's split from `splits` (read
+    from `split_source`); a ValueError names a video whose segments are not consecutive or that
+    has no split."""
     path = Path(path)
     ids, starts = [], []
     with h5py.File(path, "r") as f:
@@ -116,7 +108,8 @@ def read_layout(path: str | Path, splits: dict[str, str]) -> Layout:
                          "consecutive rows (the decode stage writes them so); re-run decode")
     missing = [str(v) for v in ids if v not in splits]
     if missing:
-        raise ValueError(f"{path}: no split for videos {missing[:5]}; re-run the pipeline")
+        raise ValueError(f"{split_source} has no split for videos {missing[:5]} of {path}; run "
+                         "`dvc repro` (stage split)")
     return Layout(ids=ids, start=start, count=np.diff(np.r_[start, n]).astype(np.int64),
                   split=np.array([splits[v] for v in ids], dtype=str), attrs=attrs)
 
@@ -140,7 +133,8 @@ class PairedStores:
     def __init__(self, root: str | Path = "."):
         return_freed_memory()
         self.root = Path(root)
-        self.layout = read_layout(self.root / SEGMENTS, video_splits(self.root))
+        self.layout = read_layout(self.root / SEGMENTS, read_split(self.root / SPLIT),
+                                  self.root / SPLIT)
         n = self.layout.n_segments
         self.audio = store.open_complete(self.root / AUDIO, rows=n)
         self.video = store.open_complete(self.root / VIDEO, rows=n)

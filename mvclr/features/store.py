@@ -3,15 +3,19 @@
 A store is a zarr group:
   features  float32 [n_segments, dim], one chunk per block of `block_rows` rows. A block is
             the unit of work: of writing, of resuming and of `--shard i/n` assignment.
-  done      uint8 [n_blocks], one chunk per block, set to 1 once the block's rows are written.
-zarr's local store writes every chunk atomically (temporary file, then rename) and a block's
-marker is written after its rows, so a run killed at any moment leaves only whole blocks
-marked done; the next run computes the others. Workers of `--shard` write disjoint chunk
-files, so they never race, and their store folders can be merged by copying.
+  done      uint8 [n_blocks, 16], one chunk per block: the digest of the block's inputs
+            (`block_digests`: how the values are computed and the segment store's `digest` of
+            each of its rows), written once the block's rows are; zeros until then.
+A block is done iff its marker equals the digest of its current inputs, so a change confined to
+some segments, or to the settings, recomputes exactly the blocks it touches. zarr's local store
+writes every chunk atomically (temporary file, then rename) and a marker is written after its
+rows, so a run killed at any moment leaves only whole blocks marked done. Workers of `--shard`
+write disjoint chunk files, so they never race, and their store folders can be merged by copying.
+A change in the number of segments resizes the store (the blocks whose rows changed then carry
+stale markers); only a change of the layout (dim, block_rows) starts a store afresh.
 
-Attributes: backbone, weights (actually used), layers, window, versions, device(s),
-fingerprint (of everything that determines the values) and the shapes. A store whose
-fingerprint differs from the current one is started afresh.
+Attributes: backbone, weights (actually used), layers, window, versions, device(s), the
+fingerprint of the latest run's settings and what it covers, and the shapes.
 """
 from __future__ import annotations
 
@@ -24,12 +28,26 @@ import numpy as np
 import zarr
 
 FEATURES, DONE = "features", "done"
+DIGEST_BYTES = 16
 
 
 def fingerprint(spec: dict) -> str:
     """Stable digest of a JSON-able description of how the values are computed."""
     text = json.dumps(spec, sort_keys=True, default=str)
     return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def block_digests(spec_fingerprint: str, row_digests: np.ndarray, block_rows: int) -> np.ndarray:
+    """uint8 [n_blocks, 16]: BLAKE2b-128 of the settings' fingerprint and the input digests
+    (uint8 [n_rows, 16]) of the block's rows, in order. Never all zeros in practice."""
+    row_digests = np.ascontiguousarray(row_digests, dtype=np.uint8)
+    n_blocks = -(-len(row_digests) // block_rows)
+    out = np.empty((n_blocks, DIGEST_BYTES), np.uint8)
+    for b in range(n_blocks):
+        h = hashlib.blake2b(spec_fingerprint.encode(), digest_size=DIGEST_BYTES)
+        h.update(row_digests[b * block_rows:(b + 1) * block_rows].tobytes())
+        out[b] = np.frombuffer(h.digest(), np.uint8)
+    return out
 
 
 def parse_shard(text: str | None) -> tuple[int, int]:
@@ -58,25 +76,31 @@ class FeatureStore:
     @classmethod
     def open(cls, path: str | Path, *, rows: int, dim: int, block_rows: int, attrs: dict,
              fresh_if_changed: bool = True) -> "FeatureStore":
-        """Open the store at `path` to (re)compute it, creating it if needed.
+        """Open the store at `path` to (re)compute it, creating it if needed, resized to `rows`,
+        its attributes updated with `attrs`.
 
-        `attrs` must hold "fingerprint". An existing store with another fingerprint or
-        another number of rows is deleted and created anew when `fresh_if_changed` (a lone
-        worker), else it is an error (a `--shard` worker must not wipe blocks that other
-        workers may be writing).
+        An existing store of another layout (dim, block_rows) is deleted and created anew when
+        `fresh_if_changed` (a lone worker), else it is an error (a `--shard` worker must not
+        wipe blocks that other workers may be writing).
         """
         path = Path(path)
         if (path / "zarr.json").exists():
             group = zarr.open_group(path, mode="r+")
-            stored = group[FEATURES].shape[0]
-            if group.attrs.get("fingerprint") == attrs["fingerprint"] and stored == rows:
+            layout = (group[FEATURES].shape[1], group[FEATURES].chunks[0], group[DONE].ndim)
+            if layout == (dim, block_rows, 2):
                 _remove_partials(path)
-                store = cls(path, group)
-                store._note_device(attrs.get("device"))
-                return store
-            reason = (f"it has {stored} rows but the segment store has {rows} segments"
-                      if stored != rows else
-                      "it was computed with other settings or from other segments")
+                if group[FEATURES].shape[0] != rows:
+                    print(f"{path}: {group[FEATURES].shape[0]} rows -> {rows} segments: resized; "
+                          "the blocks whose rows changed are recomputed")
+                    group[FEATURES].resize((rows, dim))
+                    group[DONE].resize((-(-rows // block_rows), DIGEST_BYTES))
+                devices = list(group.attrs.get("devices", []))
+                if attrs.get("device") and attrs["device"] not in devices:
+                    devices.append(attrs["device"])
+                group.attrs.update({**attrs, "devices": devices, "rows": rows})
+                return cls(path, group)
+            reason = (f"it holds {layout[0]}-d vectors in blocks of {layout[1]} rows, this run "
+                      f"computes {dim}-d vectors in blocks of {block_rows}")
             if not fresh_if_changed:
                 raise ValueError(f"{path}: {reason}. A --shard worker does not wipe it (other "
                                  "workers may be filling it): delete it or run without --shard")
@@ -86,10 +110,10 @@ class FeatureStore:
             raise FileExistsError(f"{path} exists but is not a feature store (no zarr.json); "
                                   "move it away or delete it")
         group = zarr.open_group(path, mode="w")
-        n_blocks = -(-rows // block_rows)
         group.create_array(FEATURES, shape=(rows, dim), chunks=(block_rows, dim),
                            dtype="float32", fill_value=np.nan)
-        group.create_array(DONE, shape=(n_blocks,), chunks=(1,), dtype="uint8", fill_value=0,
+        group.create_array(DONE, shape=(-(-rows // block_rows), DIGEST_BYTES),
+                           chunks=(1, DIGEST_BYTES), dtype="uint8", fill_value=0,
                            compressors=None)
         devices = [attrs["device"]] if "device" in attrs else []
         group.attrs.update({**attrs, "devices": devices, "rows": rows, "dim": dim,
@@ -99,28 +123,31 @@ class FeatureStore:
     def block(self, b: int) -> slice:
         return slice(b * self.block_rows, min((b + 1) * self.block_rows, self.rows))
 
-    def completed(self) -> np.ndarray:
-        """Boolean [n_blocks]: which blocks hold their final values."""
-        return self.done[:] == 1
+    def completed(self, digests: np.ndarray) -> np.ndarray:
+        """Boolean [n_blocks]: which blocks hold the values of the inputs `digests` describes
+        (uint8 [n_blocks, 16], `block_digests`)."""
+        if len(digests) != self.n_blocks:
+            raise ValueError(f"{self.path}: {len(digests)} block digests for {self.n_blocks} blocks")
+        return (self.done[:] == digests).all(axis=1)
 
-    def missing(self, shard: tuple[int, int] = (1, 1)) -> list[int]:
-        """Blocks not yet done among those of shard i/n (blocks i-1, i-1+n, ...)."""
+    def missing(self, digests: np.ndarray, shard: tuple[int, int] = (1, 1)) -> dict[int, np.ndarray]:
+        """The blocks of shard i/n (blocks i-1, i-1+n, ...) not done for `digests`, each with
+        the digest its marker will carry."""
         i, n = shard
-        done = self.completed()
-        return [b for b in range(i - 1, self.n_blocks, n) if not done[b]]
+        done = self.completed(digests)
+        return {b: digests[b] for b in range(i - 1, self.n_blocks, n) if not done[b]}
 
-    def write(self, b: int, values: np.ndarray) -> None:
+    def write(self, b: int, values: np.ndarray, digest: np.ndarray) -> None:
+        """Block b's rows, then its marker: the digest of the inputs they were computed from."""
         rows = self.block(b)
         if values.shape != (rows.stop - rows.start, self.dim):
             raise ValueError(f"block {b} needs shape {(rows.stop - rows.start, self.dim)}, "
                              f"got {values.shape}")
+        digest = np.asarray(digest, np.uint8)
+        if digest.shape != (DIGEST_BYTES,) or not digest.any():
+            raise ValueError(f"block {b}: a marker is {DIGEST_BYTES} bytes, not all zero")
         self.features[rows] = values.astype(np.float32, copy=False)
-        self.done[b] = 1
-
-    def _note_device(self, device: str | None) -> None:
-        devices = list(self.group.attrs.get("devices", []))
-        if device and device not in devices:
-            self.group.attrs["devices"] = [*devices, device]
+        self.done[b] = digest
 
 
 def _remove_partials(path: Path) -> None:
@@ -130,7 +157,7 @@ def _remove_partials(path: Path) -> None:
 
 
 def load(path: str | Path, rows: int | None = None) -> np.ndarray:
-    """All features [n_segments, dim] float32. An error if some blocks are still missing or,
+    """All features [n_segments, dim] float32. An error if some blocks were never written or,
     given `rows` (the segment store's length), if the store has another number of rows."""
     return open_complete(path, rows)[:]
 
@@ -142,11 +169,16 @@ def open_complete(path: str | Path, rows: int | None = None) -> zarr.Array:
     if rows is not None and stored != rows:
         raise ValueError(f"{path} has {stored} rows but the segment store has {rows} segments: "
                          "re-run its embed stage")
-    done = group[DONE][:] == 1
+    done = group[DONE][:].any(axis=1)
     if not done.all():
         raise RuntimeError(f"{path} is incomplete: {int((~done).sum())} of {len(done)} blocks "
                            "missing; run its embed stage to finish it")
     return group[FEATURES]
+
+
+def markers(path: str | Path) -> np.ndarray:
+    """The stored block markers, uint8 [n_blocks, 16] (zeros: never written)."""
+    return _open(path)[DONE][:]
 
 
 def attrs(path: str | Path) -> dict:

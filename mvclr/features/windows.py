@@ -1,64 +1,55 @@
-"""The analysis window: the centred `decode.window_seconds` of each segment that both
-backbones see, as samples of the stored audio and as indices of the stored frames."""
+"""The backbones' inputs, read from the segment store: it holds exactly each segment's analysis
+window (mvclr.data.layout), so a batch of rows is read as stored, once the store is checked to
+have been decoded for the window and frame count the params ask for."""
 from __future__ import annotations
 
 import h5py
 import numpy as np
 
-from mvclr.data.segment_store import frame_offsets
+from mvclr.data.layout import Layout
+from mvclr.data.segment_store import check_shards
+
+MUSICNN_RATE = 16000
 
 
-def analysis_window(segment_seconds: float, window_seconds: float) -> tuple[float, float]:
-    """The centred window both backbones see, relative to the segment start."""
-    if not 0 < window_seconds <= segment_seconds:
-        raise ValueError(f"window_seconds={window_seconds} must lie in (0, segment_seconds={segment_seconds}]")
-    start = (segment_seconds - window_seconds) / 2
-    return start, start + window_seconds
-
-
-def window_samples(attrs: dict, window_seconds: float) -> slice:
-    """Sample slice of the analysis window within a segment's audio row."""
-    start, _ = analysis_window(attrs["segment_seconds"], window_seconds)
-    first = int(round(start * attrs["sample_rate"]))
-    return slice(first, first + int(round(window_seconds * attrs["sample_rate"])))
-
-
-def window_frames(attrs: dict, window_seconds: float, count: int) -> np.ndarray:
-    """Indices of `count` stored frames equally spaced in time within the analysis window."""
-    start, stop = analysis_window(attrs["segment_seconds"], window_seconds)
-    offsets = frame_offsets(attrs["segment_seconds"], attrs["frames"])
-    inside = np.flatnonzero((offsets >= start) & (offsets < stop))
-    if len(inside) == 0:
-        raise ValueError("no stored frame falls inside the analysis window")
-    wanted = start + (np.arange(count) + 0.5) * (window_seconds / count)
-    nearest = np.abs(offsets[inside][None, :] - wanted[:, None]).argmin(axis=1)
-    return inside[nearest]
+def stored_layout(f: h5py.File, modality: str, params: dict) -> Layout:
+    """The store's layout; an error when it was decoded for another window (or, for video,
+    another frame count) than params say."""
+    layout = Layout.from_attrs(f.attrs)
+    window = params["decode"]["window_seconds"]
+    frames = params["features"]["video"]["frames"]
+    if layout.window_seconds != window or (modality == "video" and layout.window_frames != frames):
+        raise ValueError(f"{f.filename} holds windows of {layout.window_seconds} s with "
+                         f"{layout.window_frames} frames; params say decode.window_seconds = {window}"
+                         f", features.video.frames = {frames}: run `dvc repro` (stage decode)")
+    if modality == "audio" and layout.sample_rate != MUSICNN_RATE:
+        raise ValueError(f"{f.filename}: audio at {layout.sample_rate} Hz, musicnn needs {MUSICNN_RATE} Hz")
+    return layout
 
 
 def window_reader(f: h5py.File, modality: str, params: dict):
-    """rows -> the analysis window of those segments: audio [B, samples] float32 at the
-    store's rate, or video [B, frames, H, W, 3] uint8."""
-    attrs, window = dict(f.attrs), params["decode"]["window_seconds"]
-    if modality == "audio":
-        rate = attrs["sample_rate"]
-        if rate != 16000:
-            raise ValueError(f"{f.filename}: audio at {rate} Hz, musicnn needs 16000 Hz")
-        samples = window_samples(attrs, window)
-        return lambda rows: f["audio"][rows, samples]
-    index = window_frames(attrs, window, params["features"]["video"]["frames"])
-    stored, inverse = np.unique(index, return_inverse=True)   # h5py wants increasing indices
-    return lambda rows: f["frames"][rows, stored][:, inverse]
+    """rows -> the analysis window of those segments: audio [B, samples] float32 at 16 kHz, or
+    video [B, frames, H, W, 3] uint8."""
+    stored_layout(f, modality, params)
+    check_shards(f)
+    data = f["audio" if modality == "audio" else "frames"]
+    return lambda rows: data[rows]
 
 
 def window_info(f: h5py.File, modality: str, params: dict) -> dict:
-    attrs, window = dict(f.attrs), params["decode"]["window_seconds"]
-    start, stop = analysis_window(attrs["segment_seconds"], window)
-    info = {"seconds": window, "start": start, "stop": stop,
+    layout = stored_layout(f, modality, params)
+    start, stop = layout.window
+    info = {"seconds": layout.window_seconds, "start": start, "stop": stop,
             "relative_to": "segment start (centred in the segment)"}
     if modality == "audio":
-        samples = window_samples(attrs, window)
-        info["samples"] = [samples.start, samples.stop]
+        info["samples"] = [layout.audio_offset, layout.audio_offset + layout.audio_samples]
     else:
-        info["frames"] = window_frames(
-            attrs, window, params["features"]["video"]["frames"]).tolist()
+        info["frame_seconds"] = layout.frame_offsets().tolist()
     return info
+
+
+def pick_frames(layout: Layout, count: int) -> np.ndarray:
+    """Indices of the stored frames nearest to `count` times equally spaced in the window."""
+    start, _ = layout.window
+    wanted = start + (np.arange(count) + 0.5) * (layout.window_seconds / count)
+    return np.abs(layout.frame_offsets()[None, :] - wanted[:, None]).argmin(axis=1)

@@ -9,7 +9,9 @@ import av
 import numpy as np
 from PIL import Image
 
-from mvclr.features.windows import window_frames, window_samples
+from mvclr.data.layout import Layout
+from mvclr.data.segment_store import check_shards
+from mvclr.features.windows import pick_frames
 
 OPUS_RATES = (8000, 12000, 16000, 24000, 48000)
 OPUS_BITRATE = 16000           # mono previews: ~8 KB per 3 s window
@@ -69,11 +71,14 @@ class MediaCollector:
 
     def __init__(self, store, rows_of_video: dict[str, np.ndarray], window_seconds: float):
         self.store, self.rows_of_video = store, rows_of_video
-        attrs = dict(store.attrs)
-        self.rate = int(attrs["sample_rate"])
-        self.samples = window_samples(attrs, window_seconds)
-        self.strip = np.unique(window_frames(attrs, window_seconds, STRIP_FRAMES))
-        self.middle = int(window_frames(attrs, window_seconds, 1)[0])
+        layout = Layout.from_attrs(store.attrs)      # the store holds just the window
+        if layout.window_seconds != window_seconds:
+            raise ValueError(f"{store.filename} holds windows of {layout.window_seconds} s, "
+                             f"decode.window_seconds is {window_seconds}: run `dvc repro`")
+        check_shards(store)
+        self.rate = layout.sample_rate
+        self.strip = np.unique(pick_frames(layout, STRIP_FRAMES))
+        self.middle = int(pick_frames(layout, 1)[0])
         self.media: dict[str, tuple[str, str]] = {}
         self.keys: dict[tuple, str] = {}
 
@@ -88,12 +93,11 @@ class MediaCollector:
 
     def segment(self, row: int) -> str:
         f = self.store
-        return self._key(("segment", row), lambda: (f["frames"][row, self.strip],
-                                                    f["audio"][row, self.samples]))
+        return self._key(("segment", row), lambda: (f["frames"][row, self.strip], f["audio"][row]))
 
     def video(self, video_id: str) -> str:
         rows = self.rows_of_video[video_id]
         f = self.store
         return self._key(("video", video_id), lambda: (
             np.stack([f["frames"][r, self.middle] for r in rows]),
-            f["audio"][rows[len(rows) // 2], self.samples]))
+            f["audio"][rows[len(rows) // 2]]))

@@ -12,10 +12,12 @@ VOWELS = ((850, 1220, 2810), (600, 2300, 2900), (350, 2700, 3300), (560, 920, 28
 
 
 def _tables(weights) -> np.ndarray:
-    """Peak-normalised single-cycle wavetables [n, TABLE] from harmonic amplitudes [n, h]."""
+    """Peak-normalised single-cycle wavetables [n, TABLE] from harmonic amplitudes [n, h]
+    (summed harmonic by harmonic, not through BLAS: the same sums on every CPU)."""
     weights = np.atleast_2d(np.asarray(weights, dtype=float))
-    h = np.arange(1, weights.shape[1] + 1)
-    tab = weights @ np.sin(2 * np.pi * np.outer(h, np.arange(TABLE) / TABLE))
+    tab = np.zeros((len(weights), TABLE))
+    for k in range(weights.shape[1]):
+        tab += weights[:, k, None] * np.sin(2 * np.pi * ((k + 1) * (np.arange(TABLE) / TABLE)))
     return tab / np.abs(tab).max(axis=1, keepdims=True)
 
 

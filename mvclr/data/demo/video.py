@@ -8,6 +8,11 @@ import numpy as np
 from mvclr.data.demo.plan import STYLES, VIDEO_TAGS, Plan
 
 CHUNK_SECONDS = 1.0  # frames rendered (and audio muxed) per step
+# Shape profiles and painted colours are rounded to multiples of 2**-QUANT_BITS before the
+# shape sum: every product and partial sum of that float64 matrix product is then an exact
+# integer multiple of 2**(-2 * QUANT_BITS) below 2**53 (|colour| <= 219), so the result is the
+# same whatever summation order or fused multiply-adds the BLAS kernel chosen for this CPU uses.
+QUANT_BITS = 16
 
 # RGB in [0, 1] -> BT.601 limited-range Y'CbCr, what decoders assume for untagged video
 YUV = np.array([[0.299, 0.587, 0.114], [-0.168736, -0.331264, 0.5], [0.5, -0.418688, -0.081312]]) \
@@ -155,13 +160,16 @@ def _composite(lay: _Layers, s: slice, xs: np.ndarray, ys: np.ndarray, colour: n
     [frames, c] are given, sampled at pixel centres xs, ys: float32 [f, c, len(ys), len(xs)].
 
     Every shape is separable (profile_x * profile_y), so one batched matrix product
-    composites all of them: paint[f] = (profile_y * colour) @ profile_x.
+    composites all of them: paint[f] = (profile_y * colour) @ profile_x, exact (QUANT_BITS).
     """
     weights = np.concatenate([colour, np.ones((len(colour), 1))], axis=1).T.astype(np.float32)
     gx = _profile((xs[None, :, None] - lay.cx[s, None, :]) / lay.rx[s, None, :], lay.blobs)  # [f, w, shapes]
     gy = _profile((ys[None, :, None] - lay.cy[s, None, :]) / lay.ry[s, None, :], lay.blobs)  # [f, h, shapes]
     gy *= lay.alpha[s, None, :]
-    paint = (gy[:, None] * weights[None, :, None, :]) @ gx[:, None].swapaxes(-1, -2)   # [f, c + 1, h, w]
+    scale = np.float32(2 ** QUANT_BITS)
+    a = np.rint(gy[:, None] * weights[None, :, None, :] * scale).astype(np.float64)
+    b = np.rint(gx * scale).astype(np.float64)
+    paint = ((a @ b[:, None].swapaxes(-1, -2)) * 2.0 ** (-2 * QUANT_BITS)).astype(np.float32)  # [f, c + 1, h, w]
     ramp = np.linspace(0, 1, len(ys), dtype=np.float32)[None, None, :, None]
     bg = top[s, :, None, None] * (1 - ramp) + bottom[s, :, None, None] * ramp
     c = colour.shape[1]
@@ -175,7 +183,9 @@ def render_frames(plan: Plan, width: int, height: int, chunk: int | None = None)
     at full resolution, chroma at half."""
     lay = _layers(plan, width, height)
     chunk = chunk or max(1, int(round(CHUNK_SECONDS * plan.fps)))
-    colour, top, bottom = ((x @ YUV.T).astype(np.float32) for x in (lay.colour, lay.top, lay.bottom))
+    # elementwise, not through BLAS: the same sums in the same order on every CPU
+    colour, top, bottom = ((x[..., None, :] * YUV).sum(-1).astype(np.float32)
+                           for x in (lay.colour, lay.top, lay.bottom))
     full_x, full_y = np.arange(width, dtype=np.float32) + 0.5, np.arange(height, dtype=np.float32) + 0.5
     half_x, half_y = np.arange(0, width, 2, dtype=np.float32) + 1, np.arange(0, height, 2, dtype=np.float32) + 1
     hw = height * width
