@@ -72,7 +72,7 @@ def embed_on_ray(modality: str, make_backbone, params: dict, segments, out,
                  shard: str | None = None, progress: bool = True, actors: int | None = None) -> dict:
     """`mvclr.features.embedding.embed` on Ray actors that each hold `make_backbone()`:
     the same blocks, the same values; `actors` (default: every slot of the cluster,
-    `actor_slots`). Returns the same summary."""
+    `actor_slots`). Returns embed's summary, with the actors, their resources and nodes."""
     connect()
     count, resources = actor_slots([n["Resources"] for n in ray.nodes() if n["Alive"]])
     pool = [BlockFiller.options(**resources, max_restarts=ATTEMPTS - 1,
@@ -107,4 +107,5 @@ def embed_on_ray(modality: str, make_backbone, params: dict, segments, out,
         ray.kill(actor)
     if progress:
         print(f"ray: {len(work.blocks)} blocks by {len(pool)} actor(s) on {len(nodes)} node(s)")
-    return embedding.finish(work, computed, time.perf_counter() - start, progress)
+    return {**embedding.finish(work, computed, time.perf_counter() - start, progress),
+            "actors": len(pool), "resources": resources, "nodes": len(nodes)}
