@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 
 from make_media import write_bad_cases
+
 from mvclr.data.demo.encode import generate
 
 REPO = Path(__file__).resolve().parents[1]
@@ -22,7 +23,8 @@ def run(cmd: list[str], cwd: Path, env: dict | None = None) -> str:
     on a non-zero exit, showing the output's end."""
     env = {**os.environ, **(env or {}),
            "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
-    done = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True)
+    done = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True,
+                          check=False)
     out = done.stdout + done.stderr
     assert done.returncode == 0, f"{' '.join(cmd)} failed:\n{out[-6000:]}"
     return out
@@ -56,8 +58,8 @@ def commit(repo: Path, message: str = "clone") -> None:
 def tiny_set(raw: Path, videos: int, **generate_args) -> dict[str, str]:
     """`videos` generated music videos in `raw` (the demo's generator, small and short) plus one
     file or metadata row per bad case; returns video_id -> the reason expected for each bad."""
-    args = dict(seed=3, min_seconds=16, max_seconds=19, width=96, height=64, fps=12,
-                sample_rate=22050, genres=["rock", "jazz", "electronic"], progress=False)
+    args = {"seed": 3, "min_seconds": 16, "max_seconds": 19, "width": 96, "height": 64, "fps": 12,
+            "sample_rate": 22050, "genres": ["rock", "jazz", "electronic"], "progress": False}
     generate(raw, videos=videos, **{**args, **generate_args})
     with open(raw / "metadata.csv") as f:
         first = next(csv.DictReader(f))
