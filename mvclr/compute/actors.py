@@ -22,7 +22,7 @@ import h5py
 import ray
 import zarr
 
-from mvclr.compute.cluster import ATTEMPTS, connect
+from mvclr.compute.cluster import ATTEMPTS, connect, in_repository
 from mvclr.cpu_profile import THREADS
 from mvclr.features import embedding
 from mvclr.features.filling import fill
@@ -47,8 +47,7 @@ class BlockFiller:
 
     def __init__(self, cwd: str, make_backbone, modality: str, params: dict, segments: str,
                  out: str):
-        os.chdir(cwd)
-        self.backbone = make_backbone()
+        self.backbone = in_repository(cwd, make_backbone)
         self.modality, self.params, self.segments, self.out = modality, params, segments, out
         self.store = self.read = None
 
