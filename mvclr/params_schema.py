@@ -26,6 +26,7 @@ SCHEMA = {
     "demo": {"videos": INT, "genres": LIST, "min_seconds": NUMBER, "max_seconds": NUMBER,
              "width": INT, "height": INT, "fps": NUMBER, "sample_rate": INT, "container": STR,
              "audio_channels": INT, "workers": INT},
+    "compute": {"executor": STR},
     "decode": {"segments": INT, "segment_seconds": NUMBER, "window_seconds": NUMBER,
                "sample_rate": INT, "frames": INT, "height": INT, "width": INT, "unit_videos": INT,
                "workers": INT, "timeout_seconds": NUMBER},

@@ -1,13 +1,15 @@
 """Stage `decode`: the segments of every usable video of data/index.csv into the segment store
 (data/segments.h5 over the shards in data/segments/; mvclr.data.decoding, mvclr.data.shards),
-and the ingest report: what became of every row (reports/ingest.json)."""
+and the ingest report: what became of every row (reports/ingest.json). The units run on the
+executor `compute.executor` names (local processes, or Ray tasks: mvclr.compute)."""
 from __future__ import annotations
 
 import json
 import sys
 
+from mvclr.compute.cluster import executor_name
 from mvclr.config import load_params
-from mvclr.data import decoding, shards
+from mvclr.data import decoding, executors, shards
 from mvclr.data.index import read_index, summary
 from mvclr.data.layout import Layout
 from mvclr.paths import INDEX, INGEST, SEGMENTS, SHARDS
@@ -21,7 +23,8 @@ def main() -> None:
                          dec["segment_seconds"])
     units = decoding.plan(jobs, layout, dec["unit_videos"])
     report = shards.build(units, SEGMENTS, SHARDS, {**layout.attrs(), "seed": params["seed"]},
-                          timeout_seconds=dec["timeout_seconds"], workers=dec["workers"])
+                          timeout_seconds=dec["timeout_seconds"], workers=dec["workers"],
+                          executor=executors.named(executor_name(params)))
     failed = report.pop("failed")
     INGEST.parent.mkdir(parents=True, exist_ok=True)
     INGEST.write_text(json.dumps(summary(rows, failed, report), indent=2) + "\n")

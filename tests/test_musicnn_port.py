@@ -142,7 +142,9 @@ def test_penultimate_does_not_depend_on_the_batch(patches, one_thread):
             batched = run(np.concatenate([others[:2], window[None], others[2:]]))
             first_batch = run(others[:2])
             assert not np.allclose(first_batch[0], alone)
-            np.testing.assert_allclose(batched[2], alone, rtol=1e-6, atol=1e-6 * np.abs(alone).max())
+            # The bug swaps in another window's vector (differences of order one); the
+            # kernels a CPU picks for a batch of 5 vs 1 differ only in float32 rounding.
+            np.testing.assert_allclose(batched[2], alone, rtol=1e-3, atol=1e-4 * np.abs(alone).max())
     finally:
         graph.close()
 

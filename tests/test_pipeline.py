@@ -4,37 +4,18 @@ from __future__ import annotations
 
 import csv
 import json
-import os
-import re
-import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import h5py
 import pytest
 import yaml
+from workspace import commit, copy_repo, run, stages_run, tiny_set
 
-from make_media import write_bad_cases
 from mvclr.data import segment_store
-from mvclr.data.demo.encode import generate
 from mvclr.features import store as feature_store
 
-REPO = Path(__file__).resolve().parents[1]
 VIDEOS = 30
 SEGMENTS = 3
-
-
-def run(cmd: list[str], cwd: Path) -> str:
-    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
-    done = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True)
-    out = done.stdout + done.stderr
-    assert done.returncode == 0, f"{' '.join(cmd)} failed:\n{out[-6000:]}"
-    return out
-
-
-def stages_run(out: str) -> set[str]:
-    return set(re.findall(r"Running stage '([^']+)'", out))
 
 
 def small_params(params: dict, raw: Path) -> dict:
@@ -51,30 +32,13 @@ def small_params(params: dict, raw: Path) -> dict:
 def workspace(tmp_path_factory) -> Path:
     """A git repository holding what a clean clone of this one holds, with small params."""
     root = tmp_path_factory.mktemp("pipeline")
-    repo, raw = root / "repo", root / "raw"
-    files = subprocess.run(["git", "ls-files", "-co", "--exclude-standard", "-z"], cwd=REPO,
-                           capture_output=True, text=True, check=True).stdout.split("\0")
-    for name in filter(None, files):
-        src = REPO / name
-        if src.is_file() and not name.startswith(("data/", "features/", "models/")):
-            (repo / name).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(src, repo / name)
-
-    generate(raw, videos=VIDEOS, seed=3, min_seconds=16, max_seconds=19, width=96,
-                   height=64, fps=12, sample_rate=22050, genres=["rock", "jazz", "electronic"],
-                   progress=False)
-    with open(raw / "metadata.csv") as f:
-        first = next(csv.DictReader(f))
-    rows, expected = write_bad_cases(raw, (first["video_id"], first["path"]), segment_seconds=5)
-    with open(raw / "metadata.csv", "a") as f:
-        f.write("\n".join(rows) + "\n")
+    repo, raw = copy_repo(root / "repo"), root / "raw"
+    expected = tiny_set(raw, VIDEOS)
     (root / "expected.json").write_text(json.dumps(expected))
 
     params = small_params(yaml.safe_load((repo / "params.yaml").read_text()), raw)
     (repo / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
-    for cmd in (["git", "init", "-q"], ["git", "add", "-A"],
-                ["git", "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "clone"]):
-        subprocess.run(cmd, cwd=repo, check=True)
+    commit(repo)
     out = run(["dvc", "repro"], repo)
     (root / "repro.log").write_text(out)
     return repo

@@ -2,8 +2,9 @@
 
 An executor is `executor(fn, units, *args) -> iterator of (unit, result, error)`: `error` is
 None, or why the unit got no result (its process died `ATTEMPTS` times). `local` runs units
-in a pool of `workers` processes (in this process when workers <= 1); another executor (a
-cluster's) runs the same `fn` on the same units and must yield the same results.
+in a pool of `workers` processes (in this process when workers <= 1); `named("ray")` is the
+Ray executor (mvclr.compute.tasks), which runs the same `fn` on the same units and yields the
+same results.
 """
 from __future__ import annotations
 
@@ -44,3 +45,12 @@ def local(fn, units: list, *args, workers: int = 1):
                             yield unit, None, f"its worker process died {ATTEMPTS} times"
                         else:
                             todo.append(unit)
+
+
+def named(name: str):
+    """The executor `compute.executor` names (mvclr.compute.cluster.executor_name): `local`,
+    or `ray`, whose module (and Ray) is imported only then."""
+    if name == "ray":
+        from mvclr.compute.tasks import ray_tasks
+        return ray_tasks
+    return local

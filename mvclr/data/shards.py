@@ -76,6 +76,7 @@ def build(units: list[Unit], store: str | Path, folder: str | Path, attrs: dict,
     videos = sum(len(u.jobs) for u in units)
     with tqdm(total=videos, initial=sum(len(units[i].jobs) for i in results), desc="decode",
               unit="video", disable=not progress) as bar:
+        decoded = 0        # segments: the bar shows the workers' throughput in both units
         for unit, result, error in executor(decode_unit, todo, folder, timeout_seconds, workers=workers):
             if result is None:     # no shard: every video of the unit failed
                 result = UnitResult(unit.key, "", 0, [failure(j, media.DECODE_FAILED, error)
@@ -83,6 +84,9 @@ def build(units: list[Unit], store: str | Path, folder: str | Path, attrs: dict,
             for f in result.failed:
                 _say(f"decode: skipped {f['video_id']} ({f['path']}): {f['reason']}: {f['detail']}")
             results[unit.index] = result
+            decoded += result.rows
+            bar.set_postfix_str(f"{decoded / max(bar.format_dict['elapsed'], 1e-9):.1f} segments/s",
+                                refresh=False)
             bar.update(len(unit.jobs))
     keep = {u.shard for u in units}
     stale = [p for p in folder.iterdir() if p.name not in keep]

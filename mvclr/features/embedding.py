@@ -3,12 +3,14 @@ of the store = segment i of the segment store, computed block by block (mvclr.fe
 so that a run computes only the blocks whose inputs (settings, or the segment store's per-row
 `digest`) differ from what their markers record; `shard` i/n computes only blocks i-1, i-1+n, ...
 A backbone has `dim`, `batch_size` (chosen for its device), `prepare` (reader thread: host side),
-`forward` (device side) and `info`.
+`forward` (device side) and `info`. `plan` is shared with the Ray executor
+(mvclr.compute.actors), which fills the same blocks on actors.
 """
 from __future__ import annotations
 
 import argparse
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import h5py
@@ -41,41 +43,68 @@ def input_digests(f: h5py.File, spec_fingerprint: str, block_rows: int) -> np.nd
     return feature_store.block_digests(spec_fingerprint, f["digest"][:], block_rows)
 
 
-def embed(modality: str, backbone, params: dict, segments: str | Path, out: str | Path,
-          shard: str | None = None, progress: bool = True) -> dict:
-    """Fill the blocks (of `shard`) of the modality's feature store whose inputs changed or
-    were never computed, with `backbone.batch_size` rows a batch; returns a summary: segments
-    computed, seconds, blocks computed and the store's path."""
-    out = Path(out)
+@dataclass
+class Work:
+    """What a run computes: `blocks` ({block: digest of its inputs}) of `store`, whose blocks'
+    current input digests are `digests`."""
+    store: feature_store.FeatureStore
+    blocks: dict[int, np.ndarray]
+    digests: np.ndarray
+
+    @property
+    def segments(self) -> int:
+        return sum(self.store.block(b).stop - self.store.block(b).start for b in self.blocks)
+
+
+def plan(modality: str, info: dict, dim: int, params: dict, segments: str | Path,
+         out: str | Path, shard: str | None = None) -> Work:
+    """Open (create, resize) the modality's feature store for a backbone described by `info`
+    computing `dim`-d vectors; the blocks (of `shard`) whose inputs changed or were never
+    computed."""
     part = feature_store.parse_shard(shard)
-    info = backbone.info()
     block_rows = params["features"]["block_rows"]
     with h5py.File(segments, "r") as f:
         window = window_info(f, modality, params)
         spec = fingerprint_spec(modality, params, info, window)
         digests = input_digests(f, feature_store.fingerprint(spec), block_rows)
         rows = len(f["digest"])
-        attrs = {**info, "window": window, "segments": {"path": str(segments), "rows": rows},
-                 "fingerprint": feature_store.fingerprint(spec), "fingerprint_of": spec}
-        attrs["versions"] = {**info["versions"], "zarr": zarr.__version__,
-                             "h5py": h5py.__version__}
-        store = feature_store.FeatureStore.open(
-            out, rows=rows, dim=backbone.dim, block_rows=block_rows, attrs=attrs,
-            fresh_if_changed=part == (1, 1))
-        blocks = store.missing(digests, part)
-        todo = sum(store.block(b).stop - store.block(b).start for b in blocks)
-        bar = tqdm(total=todo, unit="seg", desc=f"embed {modality} ({info['device']})",
-                   disable=not progress, smoothing=0.1)
-        start = time.perf_counter()
-        with bar:
-            computed = fill(store, blocks, window_reader(f, modality, params),
-                            backbone.prepare, backbone.forward, backbone.batch_size, bar)
-        seconds = time.perf_counter() - start
+    attrs = {**info, "window": window, "segments": {"path": str(segments), "rows": rows},
+             "fingerprint": feature_store.fingerprint(spec), "fingerprint_of": spec}
+    attrs["versions"] = {**info["versions"], "zarr": zarr.__version__, "h5py": h5py.__version__}
+    store = feature_store.FeatureStore.open(Path(out), rows=rows, dim=dim,
+                                            block_rows=block_rows, attrs=attrs,
+                                            fresh_if_changed=part == (1, 1))
+    return Work(store, store.missing(digests, part), digests)
+
+
+def embed(modality: str, backbone, params: dict, segments: str | Path, out: str | Path,
+          shard: str | None = None, progress: bool = True) -> dict:
+    """Fill the blocks (of `shard`) of the modality's feature store whose inputs changed or
+    were never computed, with `backbone.batch_size` rows a batch; returns a summary: segments
+    computed, seconds, blocks computed and the store's path."""
+    info = backbone.info()
+    work = plan(modality, info, backbone.dim, params, segments, out, shard)
+    start = time.perf_counter()
+    with h5py.File(segments, "r") as f, bar(work, f"embed {modality} ({info['device']})",
+                                              progress) as shown:
+        computed = fill(work.store, work.blocks, window_reader(f, modality, params),
+                        backbone.prepare, backbone.forward, backbone.batch_size, shown)
+    return finish(work, computed, time.perf_counter() - start, progress)
+
+
+def bar(work: Work, desc: str, progress: bool) -> tqdm:
+    """The run's one progress bar, over the segments to compute."""
+    return tqdm(total=work.segments, unit="seg", desc=desc, disable=not progress, smoothing=0.1)
+
+
+def finish(work: Work, computed: int, seconds: float, progress: bool) -> dict:
+    """The run's summary (printed when `progress`)."""
     if progress:
-        print(f"{out}: {computed} segments in {seconds:.1f} s "
+        print(f"{work.store.path}: {computed} segments in {seconds:.1f} s "
               f"({computed / max(seconds, 1e-9):.1f} segments/s), "
-              f"{int(store.completed(digests).sum())} of {store.n_blocks} blocks done")
-    return {"segments": computed, "seconds": seconds, "blocks": sorted(blocks), "path": str(out)}
+              f"{int(work.store.completed(work.digests).sum())} of {work.store.n_blocks} blocks done")
+    return {"segments": computed, "seconds": seconds, "blocks": sorted(work.blocks),
+            "path": str(work.store.path)}
 
 
 def stale_blocks(store: str | Path, segments: str | Path) -> list[int]:
