@@ -13,10 +13,30 @@ and answers one id (the index's share of `mvclr similar`'s start-to-answer time,
 peak memory). Target at 550 000 videos, every representation: p50 <= 20 ms, p99 <= 100 ms,
 recall@10 >= 0.95. Memory: the vectors and the index at once (~2 × 4·M·dim bytes).
 Queries run on one thread (FAISS runs a single query on one thread anyway), builds on all.
+
+    python benchmarks/scale.py --segments N [--epochs 1] [--workdir DIR] [--keep]
+
+--segments N: the stages after embed on a synthetic catalogue of N segments (N/6 videos;
+mvclr.evaluation.synthetic_catalogue: the segment metadata, data/index.csv and both feature
+stores with planted cross-modal structure, written as the pipeline writes them) in a fresh
+workspace: each stage as the pipeline runs it, a separate process (`python -m stages.train
+--config main`, every `train_config`, evaluate, diagnose, tables, neighbours, index), with
+params.yaml as the repository's except that every fitting runs exactly --epochs epochs (heads,
+autoencoders, probes, attention pool, shared space: max_epochs = patience = epochs), then
+`mvclr similar ID` from process start to answer. Wall time and peak memory of each (the
+process's own high-water mark, and the sum over its process tree sampled every 0.1 s, whichever
+is larger). Prints one JSON object per stage and, last, one summary line with `segments`,
+`max_peak_rss_gb` and per stage `seconds` and `peak_rss_gb`. Targets at N = 1 000 000 on the
+2-core, 24 GiB machine: every stage completes, max_peak_rss_gb <= 3, `similar` <= 5 s and
+<= 2 GB; from 250 000 to 1 000 000 no stage's time grows more than 4.5 x (the exact
+whole-test ranking inside evaluate may grow with the square of the test split).
 """
 import argparse
+import copy
+import json
 import os
 import resource
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -25,11 +45,16 @@ from pathlib import Path
 
 import faiss
 import numpy as np
+import psutil
+import yaml
 
-from mvclr.config import load_params
+from mvclr.config import config_names, load_params
 from mvclr.evaluation import index as video_index
 from mvclr.evaluation import synthetic
 from mvclr.evaluation.pooling import REPRESENTATIONS
+from mvclr.evaluation.synthetic_catalogue import write_catalogue
+
+REPO = Path(__file__).resolve().parents[1]
 
 K = 10
 TARGET = {"p50_ms": 20.0, "p99_ms": 100.0, "recall": 0.95}
@@ -181,17 +206,93 @@ def videos_index(m: int, names: list[str], queries: int, params: dict) -> None:
           f"{TARGET['recall']}: {'PASS' if all(map(meets, rows)) else 'FAIL'}")
 
 
+def fixed_epochs(params: dict, epochs: int) -> dict:
+    """params with every fitting running exactly `epochs` epochs."""
+    p = copy.deepcopy(params)
+    for section in (p, p["paper_base"], p["probe"], p["probe"]["attention"]["pool"],
+                    p["probe"]["attention"]["shared_space"]):
+        section.update(max_epochs=epochs, patience=epochs)
+    for overrides in p["configs"].values():
+        for key in ("max_epochs", "patience"):
+            (overrides or {}).pop(key, None)
+    p["autoencoder"]["epochs"] = epochs
+    return p
+
+
+def measure(cmd: list[str], cwd: Path, log: Path) -> dict:
+    """Run `cmd`; its seconds, peak RSS (GB) and return code."""
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    start = time.perf_counter()
+    with open(log, "ab") as out:
+        proc = subprocess.Popen(cmd, cwd=cwd, env=env, stdout=out, stderr=subprocess.STDOUT)
+    tree, sampled = psutil.Process(proc.pid), 0
+    while True:
+        pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
+        if pid:
+            break
+        try:
+            sampled = max(sampled, sum(p.memory_info().rss for p in [tree, *tree.children(recursive=True)]))
+        except psutil.Error:
+            pass
+        time.sleep(0.1)
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    return {"seconds": round(time.perf_counter() - start, 2),
+            "peak_rss_gb": round(max(sampled, usage.ru_maxrss * 1024) / 1e9, 3),
+            "returncode": proc.returncode}
+
+
+def segments_mode(n: int, epochs: int, params: dict, workdir: Path | None, keep: bool) -> None:
+    root = Path(workdir or tempfile.mkdtemp(prefix="mvclr-scale-"))
+    root.mkdir(parents=True, exist_ok=True)
+    params = fixed_epochs(params, epochs)
+    (root / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    start = time.perf_counter()
+    made = write_catalogue(root, n, params)
+    print(json.dumps({"catalogue": made, "seconds": round(time.perf_counter() - start, 1),
+                      "workdir": str(root), "load_average": os.getloadavg()[0]}), flush=True)
+    python = sys.executable
+    stages = {"train": [python, "-m", "stages.train", "--config", "main"],
+              **{f"train_config@{c}": [python, "-m", "stages.train", "--config", c]
+                 for c in config_names(params)[1:]},
+              **{s: [python, "-m", f"stages.{s}"]
+                 for s in ("evaluate", "diagnose", "tables", "neighbours", "index")}}
+    stages["similar"] = [python, "-m", "mvclr.cli", "similar", made["test_video"], "--root", "."]
+    results = {}
+    for name, cmd in stages.items():
+        result = measure(cmd, root, root / "stages.log")
+        results[name] = result
+        print(json.dumps({"stage": name, **result, "load_average": os.getloadavg()[0]}), flush=True)
+        if result["returncode"]:
+            print(f"{name} failed; see {root / 'stages.log'}", file=sys.stderr)
+            break
+    print(json.dumps({"segments": n, "max_peak_rss_gb": max(r["peak_rss_gb"] for r in results.values()),
+                      "stages": {k: {"seconds": r["seconds"], "peak_rss_gb": r["peak_rss_gb"]}
+                                 for k, r in results.items()}}), flush=True)
+    if not keep:
+        shutil.rmtree(root)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     mode = parser.add_mutually_exclusive_group(required=True)
     mode.add_argument("--videos-index", type=int, metavar="M",
                       help="the index alone on M synthetic video vectors per representation")
+    mode.add_argument("--segments", type=int, metavar="N",
+                      help="every stage after embed on a synthetic catalogue of N segments")
     parser.add_argument("--representations", nargs="+", choices=REPRESENTATIONS,
                         default=list(REPRESENTATIONS))
     parser.add_argument("--queries", type=int, default=1000, help="queries per representation")
+    parser.add_argument("--epochs", type=int, default=1, help="--segments: epochs of every fitting")
+    parser.add_argument("--workdir", type=Path, help="--segments: the workspace (default: a new "
+                        "temporary directory)")
+    parser.add_argument("--keep", action="store_true", help="--segments: keep the workspace")
     parser.add_argument("--params", default="params.yaml")
     args = parser.parse_args()
-    videos_index(args.videos_index, args.representations, args.queries, load_params(args.params))
+    params = load_params(args.params)
+    if args.segments:
+        segments_mode(args.segments, args.epochs, params, args.workdir, args.keep)
+    else:
+        videos_index(args.videos_index, args.representations, args.queries, params)
 
 
 if __name__ == "__main__":

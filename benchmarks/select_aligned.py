@@ -31,9 +31,9 @@ import torch
 
 from mvclr.config import load_params, train_config
 from mvclr.contrastive import heads
-from mvclr.contrastive.configuration import split_pairs
-from mvclr.contrastive.fitting import Pairs, fit
-from mvclr.features.paired import load_paired
+from mvclr.contrastive.fitting import fit
+from mvclr.contrastive.sources import StoreSplit, standardisation
+from mvclr.features.paired import PairedStores
 
 ALIGNED = dict(head_activation="none", learn_tau=True, tau=0.07, loss="clip")
 # name -> overrides of paper_base. A learned tau needs a loss with a finite optimum in tau: the
@@ -57,16 +57,17 @@ CANDIDATES = {
 }
 
 
-def val_rank(cfg: dict, train: Pairs, val: Pairs, seed: int,
-             rank_pool: int) -> tuple[float, int, float]:
+def val_rank(cfg: dict, train: StoreSplit, val: StoreSplit, seed: int, rank_pool: int,
+             shuffle_rows: int) -> tuple[float, int, float]:
     """Validation median rank of the best epoch, the best epoch and its tau."""
     torch.manual_seed(seed)
-    model = heads.build(cfg, train.audio.shape[1], train.video.shape[1])
+    model = heads.build(cfg, *train.dims)
     if cfg["standardise"]:
-        model.set_standardisation(train.audio, train.video)
+        model.set_standardisation(*standardisation(train))
     result = fit(model, train, val, loss=cfg["loss"], batch_size=cfg["batch_size"], lr=cfg["lr"],
                  lr_gamma=cfg["lr_gamma"], patience=cfg["patience"],
-                 max_epochs=cfg["max_epochs"], seed=seed, rank_pool=rank_pool, progress=False)
+                 max_epochs=cfg["max_epochs"], seed=seed, rank_pool=rank_pool,
+                 shuffle_rows=shuffle_rows, progress=False)
     best = result.history[result.best_epoch - 1]
     return best["val_median_rank"], result.best_epoch, best["tau"]
 
@@ -77,17 +78,18 @@ def main() -> None:
     parser.add_argument("--candidates", nargs="+", default=list(CANDIDATES))
     args = parser.parse_args()
     params = load_params()
-    features = load_paired()
-    train, val = split_pairs(features, "train"), split_pairs(features, "val")
+    stores = PairedStores()
+    train, val = StoreSplit(stores, "train"), StoreSplit(stores, "val")
     pool = params["eval"]["rank_pool"]
-    chance = (min(len(val.video_ids), pool) + 1) / 2       # one chunk when the split < pool
-    print(f"validation: {len(val.video_ids)} segments of {len(np.unique(val.video_ids))} videos, "
+    chance = (min(val.n_rows, pool) + 1) / 2       # one chunk when the split < pool
+    print(f"validation: {val.n_rows} segments of {val.n_videos} videos, "
           f"chance median rank {chance:.1f}; seeds {args.seeds}")
     results = {}
     for name in args.candidates:
         cfg = train_config(params if name in params["configs"]
                            else {**params, "configs": {name: CANDIDATES[name]}}, name)
-        runs = [val_rank(cfg, train, val, s, pool) for s in args.seeds]
+        runs = [val_rank(cfg, train, val, s, pool, params["stream"]["shuffle_rows"])
+                for s in args.seeds]
         ranks = np.array([r[0] for r in runs])
         results[name] = ranks.mean()
         print(f"{name:<26} val MR {ranks.mean():6.2f} ± {ranks.std():4.2f} "

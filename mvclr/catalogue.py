@@ -1,14 +1,16 @@
-"""What the `similar` command searches: every decoded video as one vector per representation
-(the segment vectors of mvclr.evaluation.pooling.representations, aggregated by `probe.aggregate`), and
-the same vector for a new video file, computed as the pipeline would (cold start): its segments
-decoded with the decode stage's rules and `decode` params, both frozen backbones as the feature
-stores record them, the main configuration's heads (models/main.pt).
+"""What the `similar` command searches: the catalogue's nearest-neighbour indexes (stage
+`index`: every video's vector per representation, mvclr.evaluation.indexing) with the videos'
+labels. A query by catalogue id is answered from the index alone (the video's stored vector);
+the feature stores are never read.
 
-`mismatches` lists where the stores and the model were built with other params than
-params.yaml now holds, or from other segments than data/segments.h5 holds.
+`check` lists where the stores and the model the index was built from (its manifest) differ from
+what params.yaml now holds, the feature stores' blocks that were not computed from the segments
+the segment store held then, and where the model or the stores changed after the index was
+built (the index is stale).
 """
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -16,18 +18,11 @@ import numpy as np
 
 from mvclr import paths
 from mvclr.config import train_config
-from mvclr.contrastive import heads
-from mvclr.data import media, reader, sampling
 from mvclr.data.index import read_index
-from mvclr.data.layout import Layout
-from mvclr.data.segment_store import SegmentMeta
-from mvclr.evaluation.pooling import aggregate, representations
-from mvclr.evaluation.similarity import top_k
-from mvclr.evaluation.videos import Videos, video_table
-from mvclr.features import store as feature_store
-from mvclr.features.embedding import stale_blocks
-from mvclr.features.paired import load_paired
-from mvclr.paths import AUDIO, INDEX, SEGMENTS, VIDEO
+from mvclr.evaluation import index as video_index
+from mvclr.evaluation.index_files import LABELS, MANIFEST, file_digest, read_labels
+from mvclr.evaluation.videos import Videos
+from mvclr.paths import AUDIO, INDEX, SEGMENTS, VIDEO, VIDEO_INDEX
 
 MODEL = paths.model("main")
 DECODE_KEYS = ("sample_rate", "segment_seconds", "frames", "height", "width")
@@ -90,40 +85,37 @@ def mismatches(params: dict, segment_attrs: dict, audio_attrs: dict, video_attrs
 class Catalogue:
     root: Path
     params: dict
-    meta: SegmentMeta
-    videos: Videos          # every video of the segment store, in store order
-    audio: np.ndarray              # backbone vectors of every segment
-    video: np.ndarray
-    model: heads.ProjectionModel
-    audio_attrs: dict
-    video_attrs: dict
-    skipped: dict[str, str]        # video id -> why it has no segments (prepare / decode)
-    _reps: dict = field(default_factory=dict)
+    manifest: dict                 # what the index was built from (mvclr.evaluation.indexing)
+    videos: Videos                 # row r of every index: its id, split and labels
+    _rows: dict[str, int] = field(default_factory=dict)
+    _indexes: dict = field(default_factory=dict)
 
-    def embed(self, audio: np.ndarray, video: np.ndarray) -> dict[str, np.ndarray]:
-        """Segment vectors of every representation for backbone vectors of segments."""
-        try:
-            za, zv = heads.embed(self.model, audio, video)
-        except ValueError as e:
-            raise CatalogueError(f"{self.root / MODEL} does not fit the feature stores: {e}; "
-                                 "run `dvc repro`") from e
-        return representations(audio, video, za, zv)
+    @property
+    def audio_attrs(self) -> dict:
+        return self.manifest["audio"]
 
-    def video_vectors(self, name: str) -> np.ndarray:
-        """[n_videos, dim]: each video's segment vectors aggregated."""
-        if name not in self._reps:
-            segs = self.embed(self.audio, self.video)[name]
-            self._reps[name] = aggregate(segs, self.meta.video_id, self.videos.ids,
-                                                self.params["probe"]["aggregate"])
-        return self._reps[name]
+    @property
+    def video_attrs(self) -> dict:
+        return self.manifest["video"]
 
-    def index_of(self, video_id: str) -> int:
-        hit = np.flatnonzero(self.videos.ids == video_id)
-        if len(hit):
-            return int(hit[0])
-        if video_id in self.skipped:
+    def index(self, name: str) -> video_index.VideoIndex:
+        """The index of representation `name`, memory-mapped."""
+        if name not in self._indexes:
+            try:
+                self._indexes[name] = video_index.load(self.root / VIDEO_INDEX / name)
+            except video_index.VideoIndexError as e:
+                raise CatalogueError(f"{e}; run `dvc repro`") from e
+        return self._indexes[name]
+
+    def row_of(self, video_id: str) -> int:
+        if not self._rows:
+            self._rows.update((v, r) for r, v in enumerate(self.videos.ids))
+        if video_id in self._rows:
+            return self._rows[video_id]
+        skipped = skipped_videos(self.root, self._rows)
+        if video_id in skipped:
             raise CatalogueError(f"video {video_id!r} has no segments in {self.root / SEGMENTS}: "
-                                 f"{self.skipped[video_id]}")
+                                 f"{skipped[video_id]}")
         examples = ", ".join(self.videos.ids[:3])
         raise CatalogueError(f"unknown video id {video_id!r} (not in {self.root / SEGMENTS}, "
                              f"which holds {len(self.videos.ids)} videos, e.g. {examples}), "
@@ -131,106 +123,58 @@ class Catalogue:
 
     def nearest(self, name: str, k: int, video_id: str | None = None,
                 vector: np.ndarray | None = None, splits=None) -> list[tuple[int, float]]:
-        """(video index, cosine similarity) of the k nearest videos to a catalogue video
-        (itself left out) or to a vector, among the videos of `splits` (default all)."""
-        x = self.video_vectors(name)
-        allowed = np.ones(len(x), bool) if not splits else np.isin(self.videos.split, list(splits))
-        if video_id is not None:
-            seed = self.index_of(video_id)
-            allowed[seed] = True
-            rows = np.flatnonzero(allowed)
-            index, sim = top_k(x[rows], [int(np.searchsorted(rows, seed))], k)
-        else:
-            rows = np.flatnonzero(allowed)
-            index, sim = top_k(np.vstack([vector[None, :], x[rows]]), [0], k)
-            rows = np.concatenate([[-1], rows])
-        return [(int(rows[i]), float(s)) for i, s in zip(index[0], sim[0]) if i >= 0]
+        """(row, cosine similarity) of the k nearest videos to a catalogue video (itself left
+        out) or to a video vector, among the videos of `splits` (default all)."""
+        try:
+            found = (self.index(name).neighbours(video_id, k, splits) if video_id is not None
+                     else self.index(name).nearest(vector, k, splits))
+        except video_index.VideoIndexError as e:
+            raise CatalogueError(str(e)) from e
+        return [(int(r), float(s)) for r, s in zip(found.rows, found.similarity)]
+
+
+def skipped_videos(root: Path, decoded) -> dict[str, str]:
+    """video id -> why it has no segments (prepare / decode), from data/index.csv."""
+    if not (root / INDEX).exists():
+        return {}
+    rows = read_index(root / INDEX)
+    out = {r["video_id"]: f"skipped by prepare ({r['reason']})" for r in rows if r["status"] != "ok"}
+    out.update({r["video_id"]: "decoding failed" for r in rows
+                if r["status"] == "ok" and r["video_id"] not in decoded})
+    return out
 
 
 def open_catalogue(root: str | Path, params: dict) -> Catalogue:
-    """The stores and the model under `root`; a CatalogueError naming what is missing."""
+    """The indexes' manifest and labels under `root`; a CatalogueError naming what is missing."""
     root = Path(root)
-    for path in (SEGMENTS, INDEX, AUDIO, VIDEO, MODEL):
+    for path in (VIDEO_INDEX / MANIFEST, VIDEO_INDEX / LABELS):
         if not (root / path).exists():
             raise CatalogueError(f"{root / path} not found: run `dvc repro` in {root.resolve()} first")
-    rows = read_index(root / INDEX)
-    try:
-        features = load_paired(root)
-        videos = video_table(features.meta.video_id, features.meta.split, rows, str(root / INDEX))
-        model = heads.load(root / MODEL)
-    except (ValueError, RuntimeError) as e:
-        raise CatalogueError(f"{e}; run `dvc repro`") from e
-    skipped = {r["video_id"]: f"skipped by prepare ({r['reason']})" for r in rows if r["status"] != "ok"}
-    decoded = set(videos.ids)
-    skipped.update({r["video_id"]: "decoding failed" for r in rows
-                    if r["status"] == "ok" and r["video_id"] not in decoded})
-    return Catalogue(root, params, features.meta, videos, features.audio, features.video, model,
-                     feature_store.attrs(root / AUDIO), feature_store.attrs(root / VIDEO), skipped)
+    return Catalogue(root, params, json.loads((root / VIDEO_INDEX / MANIFEST).read_text()),
+                     read_labels(root / VIDEO_INDEX / LABELS))
+
+
+def stale(catalogue: Catalogue) -> list[str]:
+    """Where the model or a feature store present now differs from what the index was built
+    from."""
+    root, built = catalogue.root, catalogue.manifest
+    out = []
+    if (root / MODEL).exists() and file_digest(root / MODEL) != built["model"]["digest"]:
+        out.append(f"{root / MODEL} changed after {root / VIDEO_INDEX} was built")
+    for path, key in ((AUDIO, "audio"), (VIDEO, "video")):
+        group = root / path / "zarr.json"        # a zarr v3 group's metadata and attributes
+        if group.exists() and json.loads(group.read_text()).get("attributes", {}).get(
+                "fingerprint") != built[key].get("fingerprint"):
+            out.append(f"{root / path} changed after {root / VIDEO_INDEX} was built")
+    return out
 
 
 def check(catalogue: Catalogue) -> list[str]:
-    """`mismatches` of the catalogue's stores and model against its params."""
-    return mismatches(catalogue.params, catalogue.meta.attrs, catalogue.audio_attrs,
-                      catalogue.video_attrs, getattr(catalogue.model, "meta", {}),
-                      {path: stale_blocks(catalogue.root / path, catalogue.root / SEGMENTS)
-                       for path in (AUDIO, VIDEO)})
-
-
-def decode_file(path: str | Path, params: dict) -> tuple[np.ndarray, np.ndarray]:
-    """The segments of a new video as the decode stage cuts them, with the windows seeded by
-    `seed` and the file's stem as video id (so a file named <video_id>.<ext> gets the windows
-    the decode stage gave that video), as the segment store keeps them (the analysis window):
-    audio [k, samples], frames [k, F, H, W, 3].
-    MediaError when the file is unusable; CatalogueError when it is too short for a segment."""
-    dec = params["decode"]
-    probe = media.probe(path)
-    rng = sampling.video_rng(params["seed"], Path(path).stem)
-    starts = sampling.segment_starts(probe.duration, dec["segments"], dec["segment_seconds"], rng)
-    if len(starts) == 0:
-        raise CatalogueError(f"{path}: too short ({probe.duration:.1f} s, a segment is "
-                             f"{dec['segment_seconds']} s)")
-    return reader.read_segments(path, starts, Layout.from_params(params))
-
-
-def backbone_vectors(audio: np.ndarray, frames: np.ndarray, catalogue: Catalogue
-                     ) -> tuple[np.ndarray, np.ndarray]:
-    """musicnn and R(2+1)D vectors of decoded segments, with the models, layers, weights and
-    analysis window the feature stores were computed with.
-
-    R(2+1)D runs before TensorFlow is imported: torchvision's R(2+1)D crashes the process
-    (segmentation fault) when TensorFlow was loaded first (torch 2.14, tensorflow 2.21)."""
-    from mvclr.features.r2plus1d import R2Plus1DBackbone, WeightsUnavailable
-    params = catalogue.params
-    window = params["decode"]["window_seconds"]
-    spec_a = catalogue.audio_attrs.get("fingerprint_of", {})
-    spec_v = catalogue.video_attrs.get("fingerprint_of", {})
-    used = catalogue.video_attrs.get("weights", "kinetics400")
-    try:
-        r2plus1d = R2Plus1DBackbone("kinetics400" if used == "kinetics400" else "none",
-                                    seed=spec_v.get("seed", params["seed"]))
-    except WeightsUnavailable as e:
-        raise CatalogueError(f"{catalogue.root / VIDEO} was computed with them, but {e}") from e
-    if r2plus1d.weights != used:
-        raise CatalogueError(f"{catalogue.root / VIDEO} was computed with R(2+1)D weights {used!r}, "
-                             f"but this run has {r2plus1d.weights!r}")
-    v = r2plus1d(frames)
-
-    from mvclr.features.musicnn import MusicnnBackbone
-    musicnn = MusicnnBackbone(spec_a.get("model", params["features"]["audio"]["model"]),
-                              spec_a.get("layers", params["features"]["audio"]["layers"]),
-                              seconds=window)
-    try:
-        a = musicnn(audio)
-    finally:
-        musicnn.close()
-    return a, v
-
-
-def file_vectors(path: str | Path, catalogue: Catalogue) -> tuple[dict[str, np.ndarray], int]:
-    """Video vector of every representation for a new file, and its number of segments."""
-    audio, frames = decode_file(path, catalogue.params)
-    a, v = backbone_vectors(audio, frames, catalogue)
-    ids = np.array(["query"] * len(a))
-    how = catalogue.params["probe"]["aggregate"]
-    return ({name: aggregate(x, ids, ids[:1], how)[0]
-             for name, x in catalogue.embed(a, v).items()}, len(a))
+    """`mismatches` of what the index was built from against the params, and `stale`."""
+    built, how = catalogue.manifest, catalogue.params["probe"]["aggregate"]
+    out = mismatches(catalogue.params, built["segments"]["attrs"], built["audio"], built["video"],
+                     built["model"]["meta"], {AUDIO: built["audio"]["stale"],
+                                              VIDEO: built["video"]["stale"]})
+    if built["aggregate"] != how:
+        out.append(_differ(VIDEO_INDEX, "probe.aggregate", built["aggregate"], how))
+    return [*out, *stale(catalogue)]

@@ -4,13 +4,15 @@
     mvclr similar path/to/new_video.mp4 ...
 
 prints the nearest videos of the catalogue (every decoded video; `--split` restricts it) by
-cosine similarity of the video vectors (segment vectors aggregated by `probe.aggregate`).
-A path to a video not in the index is decoded, run through both frozen backbones and the
-trained heads (models/main.pt) first: the cold-start case. The project directory (`--root`,
-default the current one) must hold params.yaml and the pipeline's outputs (`dvc repro`).
-When the stores or the model were built with other params than params.yaml holds, a query by
-id is answered from the stores with a warning, a new file is refused (its vectors would not be
-comparable with the stored ones).
+cosine similarity of the video vectors (segment vectors aggregated by `probe.aggregate`), from
+the FAISS indexes of stage `index` (index/); a catalogue id is answered from its stored vector,
+without reading the feature stores. A path to a video not in the index is decoded, run through
+both frozen backbones and the trained heads (models/main.pt) first: the cold-start case. The
+project directory (`--root`, default the current one) must hold params.yaml and the pipeline's
+outputs (`dvc repro`). When the index, the stores or the model were built with other params
+than params.yaml holds, or the model or stores changed after the index was built, a query by
+id is answered from the index with a warning, a new file is refused (its vectors would not be
+comparable with the indexed ones).
 """
 from __future__ import annotations
 
@@ -19,9 +21,9 @@ import sys
 from pathlib import Path
 
 from mvclr import catalogue
+from mvclr.config import load_params
 from mvclr.data import media
 from mvclr.evaluation.pooling import REPRESENTATIONS
-from mvclr.config import load_params
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -42,7 +44,7 @@ def _parser() -> argparse.ArgumentParser:
 
 def print_neighbours(cat: catalogue.Catalogue, found: list[tuple[int, float]], what: str,
                      name: str) -> None:
-    how = cat.params["probe"]["aggregate"]
+    how = cat.manifest["aggregate"]
     print(f"{len(found)} nearest videos to {what} by {name} ({how} of segment vectors, cosine similarity):")
     width = max([len("video_id")] + [len(cat.videos.ids[i]) for i, _ in found])
     print(f"{'rank':>4}  {'similarity':>10}  {'video_id':<{width}}  {'split':<5}  genre  tags")
@@ -61,10 +63,10 @@ def similar(args: argparse.Namespace) -> int:
                                        "or pass --root")
     cat = catalogue.open_catalogue(args.root, load_params(params_path))
     problems = catalogue.check(cat)
-    if args.query in set(cat.videos.ids) or not Path(args.query).exists():
-        cat.index_of(args.query)                     # a clear error for an unknown id
+    if not Path(args.query).exists() or args.query in cat.videos.ids:
+        cat.row_of(args.query)                       # a clear error for an unknown id
         for p in problems:
-            print(f"mvclr: warning: {p} (answered from the stores as built; run `dvc repro`)",
+            print(f"mvclr: warning: {p} (answered from the index as built; run `dvc repro`)",
                   file=sys.stderr)
         for i, name in enumerate(names):
             print("" if i == 0 else "\n", end="")
@@ -76,7 +78,8 @@ def similar(args: argparse.Namespace) -> int:
             "the stores were built with other params than params.yaml holds, so a new "
             "video's vectors would not be comparable; run `dvc repro` first:\n  "
             + "\n  ".join(problems))
-    vectors, segments = catalogue.file_vectors(args.query, cat)
+    from mvclr.cold_start import file_vectors      # the backbones: only for a new file
+    vectors, segments = file_vectors(args.query, cat)
     for i, name in enumerate(names):
         print("" if i == 0 else "\n", end="")
         found = cat.nearest(name, args.k, vector=vectors[name], splits=args.split)

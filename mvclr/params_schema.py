@@ -36,6 +36,7 @@ SCHEMA = {
     "paper_base": TRAIN,
     "configs": {"*": TRAIN},
     "autoencoder": {"epochs": INT, "lr": NUMBER, "batch_size": INT},
+    "stream": {"shuffle_rows": INT},
     "eval": {"rank_pool": INT, "bootstrap": INT, "seed_videos": INT, "seed_segments": INT, "neighbours": INT,
              "summary_seeds": INT},
     "probe": {"aggregate": STR, "compare_aggregates": LIST, "configs": LIST,

@@ -17,6 +17,7 @@ DIAGNOSTICS, DIAGNOSTIC_PLOTS = REPORTS / "diagnostics.json", REPORTS / "diagnos
 TABLES = REPORTS / "tables.md"
 NEIGHBOURS_HTML, NEIGHBOURS_JSON = REPORTS / "neighbours.html", REPORTS / "neighbours.json"
 ENVIRONMENT = REPORTS / "environment.json"
+VIDEO_INDEX = Path("index")          # stage index: one FAISS index per representation (mvclr similar)
 
 
 def model(name: str) -> Path:

@@ -3,7 +3,7 @@ cached backbone vectors (mvclr.contrastive.configuration).
 
     python -m stages.train --config NAME      (NAME: main, or a key of `configs` in params.yaml)
 
-Reads features/audio.zarr, features/video.zarr and the split and video ids of
+Reads features/audio.zarr, features/video.zarr (by blocks) and the split and video ids of
 data/segments.h5; writes models/NAME.pt and the per-epoch curves reports/train/NAME.csv.
 """
 from __future__ import annotations
@@ -16,7 +16,7 @@ from mvclr.config import load_params
 from mvclr.contrastive import heads
 from mvclr.contrastive.configuration import train
 from mvclr.contrastive.fitting import HISTORY_COLUMNS
-from mvclr.features.paired import load_paired
+from mvclr.features.paired import PairedStores
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -24,7 +24,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--config", default="main",
                         help="main (the top-level knobs) or a key of `configs` in params.yaml")
     name = parser.parse_args(argv).config
-    trained = train(name, load_params(), load_paired())
+    trained = train(name, load_params(), PairedStores())
 
     heads.save(trained.model, paths.model(name), **trained.meta)
     curve = paths.curve(name)

@@ -44,7 +44,7 @@ def write_models(root: Path, p: dict, seed: int = 0) -> None:
     for i, name in enumerate(["main", *p["configs"]]):
         torch.manual_seed(seed * 100 + i)
         model = heads.build(train_config(p, name), AUDIO_DIM, VIDEO_DIM)
-        model.set_standardisation(audio, video)
+        model.set_standardisation(heads.mean_std([audio]), heads.mean_std([video]))
         heads.save(model, root / "models" / f"{name}.pt", config_name=name)
 
 

@@ -48,7 +48,7 @@ def write_model(root: Path, p: dict, seed: int = 0) -> None:
     audio, video = load(root / "features/audio.zarr"), load(root / "features/video.zarr")
     torch.manual_seed(seed)
     model = heads.build(train_config(p, "main"), audio.shape[1], video.shape[1])
-    model.set_standardisation(audio, video)
+    model.set_standardisation(heads.mean_std([audio]), heads.mean_std([video]))
     heads.save(model, root / "models/main.pt", name="main", train_config=train_config(p, "main"),
                seed=p["seed"])
 

@@ -70,3 +70,19 @@ def write_workspace(root: Path, n_videos: int = 30, **pairs) -> tuple[np.ndarray
     write_features(root / "features" / "audio.zarr", audio)
     write_features(root / "features" / "video.zarr", video)
     return audio, video
+
+
+def skewed_stores(root: Path, block_rows: int = 4) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Stores under `root` of 25 videos of 1 to 9 segments, split by video, blocks of
+    `block_rows` rows, the first audio column being the row number; (ids, split, audio, video)
+    per segment."""
+    rng = np.random.default_rng(3)
+    counts = rng.integers(1, 10, size=25)
+    ids = np.repeat([f"v{i:02d}" for i in range(25)], counts)
+    split = np.repeat(np.array(["train", "val", "test", "train", "train"] * 5), counts)
+    audio, video = synthetic_pairs(ids)
+    audio[:, 0] = np.arange(len(ids))
+    write_segments(root / "data/segments.h5", ids, split)
+    write_features(root / "features/audio.zarr", audio, block_rows=block_rows)
+    write_features(root / "features/video.zarr", video, block_rows=block_rows)
+    return ids, split, audio, video

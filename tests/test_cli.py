@@ -22,10 +22,14 @@ from mvclr.data.segment_store import read_meta
 TESTS = Path(__file__).resolve().parent
 REPO = TESTS.parent
 BUILD = """
+import os
 import sys
 from pathlib import Path
 from fixtures_neighbours import pipeline_workspace
 pipeline_workspace(Path(sys.argv[1]), Path(sys.argv[2]))
+os.chdir(sys.argv[1])
+from stages import index
+index.main()
 """
 
 
@@ -81,6 +85,31 @@ def test_similar_by_id_matches_brute_force(workspace, capsys):
         assert [s for _, s in found[name]] == pytest.approx([sims[v] for v in want], abs=1e-4)
 
 
+def test_an_id_is_answered_from_the_index_alone(workspace, tmp_path):
+    """No feature store, no segment store, no model: a query by id still works, without
+    importing torch (the answer comes from the index's stored vectors)."""
+    root = tmp_path / "ws"
+    shutil.copytree(workspace[0], root)
+    for gone in ("features", "data/segments.h5", "models"):
+        shutil.rmtree(root / gone) if (root / gone).is_dir() else (root / gone).unlink()
+    code = ("import sys; from mvclr import cli; rc = cli.main(sys.argv[1:]); "
+            "assert 'torch' not in sys.modules and 'zarr' not in sys.modules; sys.exit(rc)")
+    done = run("-c", code, "similar", "clip1", "--k", "2", "--root", str(root))
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert len(tables(done.stdout)["cl_agg"]) == 2 and done.stderr == ""
+
+
+def test_a_changed_model_makes_the_index_stale(workspace, tmp_path, capsys):
+    root = tmp_path / "ws"
+    shutil.copytree(workspace[0], root)
+    with open(root / "models/main.pt", "ab") as f:
+        f.write(b"\0")
+    code, out, err = similar(root, "clip1", capsys=capsys)
+    assert code == 0 and "models/main.pt changed after" in err and "warning" in err
+    code, out, err = similar(root, str(workspace[1] / "clip2.mp4"), capsys=capsys)
+    assert code == 1 and "models/main.pt changed after" in err
+
+
 def test_split_restricts_the_search(workspace, capsys):
     root, _ = workspace
     code, out, _ = similar(root, "clip0", "--k", "5", "--split", "test", "--split", "val", capsys=capsys)
@@ -119,7 +148,7 @@ def test_stores_built_with_other_params(workspace, tmp_path, capsys):
     code, out, err = similar(root, str(video), capsys=capsys)
     assert code == 1 and out == ""
     assert "decode.frames=8, params.yaml says 16" in err and "tau=1.0, params.yaml says 0.3" in err
-    # a query by id is answered from the stores as built, with the differences as warnings
+    # a query by id is answered from the index as built, with the differences as warnings
     code, out, err = similar(root, "clip2", capsys=capsys)
     assert code == 0 and len(tables(out)["cl_agg"]) == 3
     assert "warning" in err and "decode.frames" in err

@@ -64,14 +64,16 @@ def test_alignment_uniformity_gap_match_brute_force():
     assert diagnostics.alignment(za, zv) == pytest.approx(np.mean([np.sum((a[i] - v[i]) ** 2) for i in range(9)]))
     pair_terms = [math.exp(-2 * np.sum((a[i] - a[j]) ** 2)) for i in range(9) for j in range(i + 1, 9)]
     assert diagnostics.uniformity(za) == pytest.approx(math.log(np.mean(pair_terms)))
-    assert diagnostics.modality_gap(za, zv) == pytest.approx(np.linalg.norm(a.mean(0) - v.mean(0)))
+    ids = np.arange(9)
+    assert diagnostics.diagnose(za, zv, ids, 1.0)["modality_gap"] == pytest.approx(
+        np.linalg.norm(a.mean(0) - v.mean(0)))
     # limiting cases
     same = np.ones((4, 3))
     assert diagnostics.uniformity(same) == pytest.approx(0.0)
     assert diagnostics.uniformity(np.array([[1.0, 0], [-1.0, 0]])) == pytest.approx(-8.0)
     assert diagnostics.alignment(za, za) == pytest.approx(0.0)
     assert diagnostics.alignment(za, -za) == pytest.approx(4.0)
-    assert diagnostics.modality_gap(za, za) == pytest.approx(0.0)
+    assert diagnostics.diagnose(za, za, ids, 1.0)["modality_gap"] == pytest.approx(0.0)
     # uniformity in blocks equals the one-block result
     big = np.random.default_rng(2).normal(size=(50, 6))
     full = diagnostics.uniformity(big)
@@ -114,6 +116,38 @@ def test_coherence_and_saturation():
     assert out["same_video_auc"] == pytest.approx(np.mean([w > b for w in (c[0, 1], c[2, 3])
                                                            for b in (c[0, 2], c[0, 3], c[1, 2], c[1, 3])]))
     assert diagnostics.saturation(np.array([-6.0, -1, 0, 4.9, 5.1, 20])) == pytest.approx(0.5)
+
+
+def test_pools_merge_as_documented():
+    """Over pools: exact per-pair figures, pooled pairwise means and histograms, averaged AUCs,
+    entropy per segment; one pool is the whole split."""
+    za, zv = pairs(n=30, d=4, seed=5)
+    ids = np.repeat(np.arange(10), 3)
+    bounds = [(0, 12), (12, 30)]
+    pools = [np.arange(a, b) for a, b in bounds]
+    got = diagnostics.diagnose(za, zv, ids, 0.5, pools)
+    one = [diagnostics.diagnose(za[a:b], zv[a:b], ids[a:b], 0.5) for a, b in bounds]
+    assert got["alignment"] == pytest.approx(diagnostics.alignment(za, zv))
+    a, v = unit(za), unit(zv)
+    assert got["modality_gap"] == pytest.approx(np.linalg.norm(a.mean(0) - v.mean(0)))
+    sizes = [b - a for a, b in bounds]
+    assert got["entropy_share"] == pytest.approx(np.average([o["entropy_share"] for o in one], weights=sizes))
+    assert got["separation_auc"] == pytest.approx(np.mean([o["separation_auc"] for o in one]))
+    assert got["logit_range"] == pytest.approx(max(o["logit_max"] for o in one)
+                                               - min(o["logit_min"] for o in one))
+    groups = [diagnostics.similarity_groups(za[x:y], zv[x:y], ids[x:y]) for x, y in bounds]
+    negative = np.concatenate([g["negative"] for g in groups])
+    assert got["similarity"]["negative"]["mean"] == pytest.approx(negative.mean())
+    assert got["similarity"]["negative"]["std"] == pytest.approx(negative.std())
+    assert got["histograms"]["negative"] == diagnostics.histograms({"n": negative})["n"]
+    pairs_a = [math.exp(-2 * np.sum((a[i] - a[j]) ** 2)) for x, y in bounds
+               for i in range(x, y) for j in range(i + 1, y)]
+    assert got["uniformity_audio"] == pytest.approx(math.log(np.mean(pairs_a)))
+    within = [a[i] @ a[j] for x, y in bounds for i in range(x, y) for j in range(i + 1, y) if ids[i] == ids[j]]
+    assert got["coherence_audio"]["within_video"] == pytest.approx(np.mean(within))
+    whole = diagnostics.diagnose(za, zv, ids, 0.5)
+    assert whole["uniformity_audio"] == pytest.approx(diagnostics.uniformity(za))
+    assert whole["coherence_video"] == pytest.approx(diagnostics.coherence(zv, ids))
 
 
 def around(x, half_width=0.01):
@@ -258,6 +292,8 @@ def test_diagnose_and_tables_stages(tmp_path, monkeypatch):
     assert set(main["saturation"]) == {"audio", "video"}
     assert report["configs"]["single_head"]["saturation"]["audio"] is None
     assert set(report["frozen"]) == {"musicnn", "r2plus1d"}
+    assert report["pairwise"] == {"pool": 8, "pools": 2, "auc_interval_pools": 2,
+                                  "auc_interval_negatives": 50_000}
     for png in ("similarities.png", "val_median_rank.png"):
         assert (tmp_path / "reports/diagnostics" / png).read_bytes()[:4] == b"\x89PNG"
 
@@ -269,6 +305,7 @@ def test_diagnose_and_tables_stages(tmp_path, monkeypatch):
     tables.main()
     md = (tmp_path / "reports/tables.md").read_text()
     assert "## Why alignment fails or works" in md and "| CL_base | sigmoid | 1 |" in md
+    assert "computed within each of 2 pools of 8–15 test segments" in md
     assert "**HOLDS**" in md or "**DOES NOT HOLD**" in md
 
 

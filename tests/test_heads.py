@@ -51,7 +51,7 @@ def test_embeddings_unit_norm_and_sigmoid_positive():
 def test_single_head_projects_video_onto_frozen_audio():
     audio, video = data()
     m = model(single_head=True)
-    m.set_standardisation(audio, video)
+    m.set_standardisation(heads.mean_std([audio]), heads.mean_std([video]))
     assert m.audio_head is None
     za, zv = heads.embed(m, audio, video)
     np.testing.assert_allclose(za, audio / np.linalg.norm(audio, axis=1, keepdims=True), rtol=1e-6)
@@ -62,7 +62,7 @@ def test_standardisation_from_training_vectors():
     audio, video = data()
     audio[:, 3] = 7.0                                       # a constant dimension
     m = model().eval()
-    m.set_standardisation(audio, video)
+    m.set_standardisation(heads.mean_std([audio]), heads.mean_std([video]))
     x = torch.from_numpy(audio)
     expected = (audio - audio.mean(0)) / np.where(audio.std(0) > 0, audio.std(0), 1)
     np.testing.assert_allclose(m.standardise_audio(x).numpy(), expected, rtol=1e-4, atol=1e-5)
@@ -90,7 +90,7 @@ def test_tau_log_space_learned_and_clamped():
 def test_save_load_round_trip(tmp_path):
     audio, video = data()
     m = model(learn_tau=True, head_layers=3)
-    m.set_standardisation(audio, video)
+    m.set_standardisation(heads.mean_std([audio]), heads.mean_std([video]))
     m.train()
     m(torch.from_numpy(audio), torch.from_numpy(video))      # moves BatchNorm running stats
     with torch.no_grad():
@@ -135,8 +135,8 @@ def test_build_from_training_config():
 
 def test_standardisation_statistics_in_blocks():
     x = np.random.default_rng(3).normal(1e4, 2.0, size=(50, 4)).astype(np.float32)
-    mean, std = heads._mean_std(x, rows=7)
+    mean, std = heads.mean_std(x[i:i + 7] for i in range(0, 50, 7))
     np.testing.assert_allclose(mean, x.astype(np.float64).mean(0), rtol=1e-12)
     np.testing.assert_allclose(std, x.astype(np.float64).std(0), rtol=1e-9)
     with pytest.raises(ValueError, match="at least one"):
-        heads._mean_std(x[:0])
+        heads.mean_std([x[:0]])

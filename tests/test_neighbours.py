@@ -48,12 +48,13 @@ def items():
 
 
 @pytest.mark.parametrize("grouped", [False, True])
-def test_nearest_matches_brute_force(items, grouped, monkeypatch):
+@pytest.mark.parametrize("rows", [7, 1000])
+def test_nearest_matches_brute_force(items, grouped, rows, monkeypatch):
     x, groups, _, _ = items
-    monkeypatch.setattr(similarity, "BLOCK_ELEMENTS", 100)    # several seed blocks
+    monkeypatch.setattr(similarity, "BLOCK_ELEMENTS", 20)     # several seed blocks
     g = groups if grouped else np.arange(len(x))
     seeds = [0, 5, 17, 39, 22]
-    index, sim = similarity.top_k(x, seeds, 4, g if grouped else None)
+    index, sim = similarity.top_k(x, seeds, 4, g if grouped else None, rows=rows)
     for row, s in enumerate(seeds):
         want, want_sim = brute_nearest(x, s, 4, g)
         assert index[row].tolist() == want
@@ -64,7 +65,7 @@ def test_nearest_matches_brute_force(items, grouped, monkeypatch):
 
 def test_ties_break_by_lower_index_and_short_candidate_lists_are_padded():
     x = np.eye(3)[[0, 1, 0, 2, 0, 1]]         # exact ties: dot products are 0 or 1
-    index, sim = similarity.top_k(x, [0, 1], 3)
+    index, sim = similarity.top_k(x, [0, 1], 3, rows=2)      # ties across candidate blocks too
     assert index.tolist() == [[2, 4, 1], [5, 0, 2]]
     np.testing.assert_allclose(sim, [[1, 1, 0], [1, 0, 0]])
     # grouped: seed 0's video holds rows 0-4, one candidate remains

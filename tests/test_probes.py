@@ -36,18 +36,17 @@ def test_aggregate_mean_per_video_in_given_order():
 
 
 def test_video_table_order_labels_and_bad_index():
-    seg_ids = np.array(["b", "b", "a", "a"])
-    seg_split = np.array(["test", "test", "train", "train"])
+    ids, split = np.array(["b", "a"]), np.array(["test", "train"])          # the layout's order
     rows = [{"video_id": "a", "split": "train", "genre": "pop", "tags": ["x"]},
             {"video_id": "b", "split": "test", "genre": "", "tags": []},
             {"video_id": "a", "split": "", "genre": "jazz", "tags": [], "status": "skipped"}]
-    v = video_table(seg_ids, seg_split, rows)
+    v = video_table(ids, split, rows)
     assert list(v.ids) == ["b", "a"] and list(v.split) == ["test", "train"]
     assert v.genre == ["", "pop"] and v.tags == [[], ["x"]]
     with pytest.raises(ValueError, match="index.csv.*no row"):
-        video_table(seg_ids, seg_split, rows[:1] + rows[2:])
+        video_table(ids, split, rows[:1] + rows[2:])
     with pytest.raises(ValueError, match="split differs"):
-        video_table(seg_ids, np.array(["val", "val", "train", "train"]), rows)
+        video_table(ids, np.array(["val", "train"]), rows)
 
 
 def test_standardise_uses_training_rows_only():
@@ -55,13 +54,14 @@ def test_standardise_uses_training_rows_only():
     x = rng.normal(3, 2, size=(20, 4))
     x[:, 3] = 5.0                                    # constant column stays finite
     train = np.arange(20) < 12
-    z = probes.standardise(x, train)
+    z = probes.standardise(x.copy(), train)
     np.testing.assert_allclose(z[train, :3].mean(0), 0, atol=1e-5)
     np.testing.assert_allclose(z[train, :3].std(0), 1, atol=1e-5)
     assert np.all(z[:, 3] == 0)
     x2 = x.copy()
     x2[~train] += 100                                # test rows do not move the statistics
     np.testing.assert_allclose(probes.standardise(x2, train)[train], z[train])
+    assert probes.standardise(x2, train) is x2                # in place
 
 
 def test_tags_are_the_most_frequent_of_the_training_split():
@@ -124,8 +124,9 @@ def test_probe_aggregations_give_intervals_of_auc_and_of_the_gain_over_mean():
     seg_ids = np.repeat(videos.ids, 2)
     xs = np.repeat(x, 2, axis=0) + np.random.default_rng(0).normal(size=(len(seg_ids), x.shape[1]))
     cfg = {**CFG, "aggregate": "mean", "compare_aggregates": ["mean", "max"]}
-    out = probes.probe_aggregations(xs.astype(np.float32), seg_ids, videos, cfg, seed=0,
-                                    name="rep", n_boot=200)
+    xs = xs.astype(np.float32)
+    out = probes.probe_aggregations(lambda how: pooling.aggregate(xs, seg_ids, videos.ids, how),
+                                    videos, cfg, seed=0, name="rep", n_boot=200)
     low, high = out["genre"]["auc_ci95"]
     assert low <= out["genre"]["auc"] <= high
     gain = out["by_aggregate"]["mean"]["genre"]["auc_minus_primary_ci95"]
@@ -137,7 +138,7 @@ def test_probe_aggregations_give_intervals_of_auc_and_of_the_gain_over_mean():
 
 def test_probes_learn_separable_data_deterministically():
     videos, x = synthetic_videos()
-    first = probes.probe_representation(x, videos, CFG, seed=0, name="rep")
+    first = probes.probe_representation(x.copy(), videos, CFG, seed=0, name="rep")
     assert first["genre"]["auc"] > 0.9 and first["tags"]["auc"] > 0.9
     assert first["genre"]["f1"] > 0.6 and first["tags"]["f1"] > 0.6
     assert len(first["tags"]["classes"]) == 3 and first["tags"]["n_evaluated"] == 3

@@ -46,7 +46,8 @@ def tied_embeddings(n, seed):
 
 
 def test_ranks_match_reference_with_ties(monkeypatch):
-    monkeypatch.setattr(similarity, "BLOCK_ELEMENTS", 50)     # several query blocks
+    monkeypatch.setattr(similarity, "BLOCK_ELEMENTS", 50)     # several blocks of each side
+    monkeypatch.setattr(retrieval, "QUERY_ROWS", 7)
     za, zv = tied_embeddings(37, seed=1)
     np.testing.assert_array_equal(retrieval.partner_ranks(za, zv), reference_ranks(za, zv))
     np.testing.assert_array_equal(retrieval.partner_ranks(zv, za), reference_ranks(zv, za))

@@ -11,6 +11,7 @@ from fixtures_train import synthetic_pairs, video_layout, write_features, write_
 
 from mvclr.contrastive import fitting as training
 from mvclr.contrastive import heads
+from mvclr.contrastive.sources import Pairs, standardisation
 from mvclr.contrastive.autoencoder import initialise_from_autoencoders
 from mvclr.contrastive.configuration import FIT_KEYS
 from mvclr.evaluation import retrieval
@@ -28,7 +29,7 @@ pytestmark = pytest.mark.usefixtures("one_thread")
 def splits():
     video_ids, split = video_layout(60)
     audio, video = synthetic_pairs(video_ids, noise=3.0)
-    return {s: training.Pairs(audio[split == s], video[split == s], video_ids[split == s])
+    return {s: Pairs(audio[split == s], video[split == s], video_ids[split == s])
             for s in ("train", "val")}
 
 
@@ -41,7 +42,7 @@ def config(**overrides):
 def fitted(splits, cfg, seed=0):
     torch.manual_seed(seed)
     model = heads.build(cfg, splits["train"].audio.shape[1], splits["train"].video.shape[1])
-    model.set_standardisation(splits["train"].audio, splits["train"].video)
+    model.set_standardisation(*standardisation(splits["train"]))
     result = training.fit(model, splits["train"], splits["val"], **{k: cfg[k] for k in FIT_KEYS},
                           seed=seed, device=torch.device("cpu"), progress=False)
     return model, result
@@ -57,7 +58,7 @@ def test_fit_aligns_pairs_restores_best_epoch_and_decays_lr(splits, overrides):
     cfg = config(patience=2, **overrides)
     torch.manual_seed(0)
     untrained = heads.build(cfg, 24, 16)
-    untrained.set_standardisation(splits["train"].audio, splits["train"].video)
+    untrained.set_standardisation(*standardisation(splits["train"]))
     chance = (len(splits["val"].video_ids) + 1) / 2
     assert val_median_rank(untrained, splits["val"]) > chance / 2
 
@@ -76,8 +77,10 @@ def test_fit_aligns_pairs_restores_best_epoch_and_decays_lr(splits, overrides):
     val_batches = epoch_batches(splits["val"].video_ids, cfg["batch_size"],
                                 np.random.default_rng(0))
     a, v = (torch.from_numpy(x) for x in (splits["val"].audio, splits["val"].video))
-    assert training.batch_mean_loss(model, cfg["loss"], a, v, val_batches).loss == pytest.approx(
-        result.best_val_loss, rel=1e-5)
+    loss_fn = contrastive_loss(cfg["loss"])
+    with torch.no_grad():
+        per_batch = [float(loss_fn(*model(a[i], v[i]), model.tau)) for i in map(torch.as_tensor, val_batches)]
+    assert np.mean(per_batch) == pytest.approx(result.best_val_loss, rel=1e-5)
     np.testing.assert_allclose([h["lr"] for h in history],
                                cfg["lr"] * cfg["lr_gamma"] ** np.arange(len(history)))
     if cfg["learn_tau"]:
@@ -98,7 +101,7 @@ def test_fit_is_deterministic_in_the_seed(splits):
 
 
 def test_fit_rejects_a_validation_split_without_negatives(splits):
-    one_video = training.Pairs(splits["val"].audio[:6], splits["val"].video[:6],
+    one_video = Pairs(splits["val"].audio[:6], splits["val"].video[:6],
                                np.array(["v"] * 6))
     model = heads.build(config(), 24, 16)
     with pytest.raises(ValueError, match="validation split"):
@@ -110,7 +113,7 @@ def test_autoencoder_initialisation(splits):
     cfg = config(head_layers=3)
     torch.manual_seed(0)
     model = heads.build(cfg, 24, 16)
-    model.set_standardisation(splits["train"].audio, splits["train"].video)
+    model.set_standardisation(*standardisation(splits["train"]))
     before = model.audio_head[0].weight.detach().clone()
     curves = initialise_from_autoencoders(model, splits["train"], epochs=8, lr=0.01,
                                                    batch_size=64, seed=0,
@@ -172,7 +175,7 @@ def test_the_aligned_configuration_learns_a_tau_well_above_the_clamp():
     in tau, where tau settles. Small batches and lr 0.01 give tau hundreds of steps to move."""
     video_ids, split = video_layout(60)
     audio, video = synthetic_pairs(video_ids, noise=1.0)
-    pairs = {s: training.Pairs(audio[split == s], video[split == s], video_ids[split == s])
+    pairs = {s: Pairs(audio[split == s], video[split == s], video_ids[split == s])
              for s in ("train", "val")}
     cfg = train_config(load_params(REPO / "params.yaml"), "aligned")
     cfg.update(hidden_dim=32, embed_dim=16, max_epochs=40, patience=40, lr=0.01, batch_size=32)

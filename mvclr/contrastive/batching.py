@@ -8,6 +8,12 @@ the largest number of segments of one video, so every segment is used once per e
 batch sizes differ by at most one (equal-sized batches give every pair the same number of
 negatives). When one video holds more than half of the segments some batches necessarily
 hold a single segment; a contrastive loss cannot use those.
+
+A catalogue too large to hold is read by blocks (mvclr.contrastive.sources): an epoch visits
+the blocks in random order, a window of `per_window` blocks at a time (`epoch_windows`), and
+draws the batches above from the rows of each window. A video whose segments straddle two
+blocks is one video within a window and split across two windows otherwise, so no batch ever
+holds two segments of one video either way.
 """
 from __future__ import annotations
 
@@ -35,3 +41,21 @@ def epoch_batches(video_ids: np.ndarray, batch_size: int,
     order = np.lexsort((rng.random(len(video_ids)), video_rank))
     return [order[b::m] for b in rng.permutation(m)]
 
+
+
+def epoch_windows(blocks, per_window: int, rng: np.random.Generator) -> list[np.ndarray]:
+    """The blocks in random order, `per_window` at a time; each window's blocks sorted (read in
+    store order)."""
+    order = rng.permutation(np.asarray(blocks))
+    return [np.sort(order[i:i + per_window]) for i in range(0, len(order), max(per_window, 1))]
+
+
+def store_windows(blocks, per_window: int) -> list[np.ndarray]:
+    """The blocks in store order, `per_window` at a time (validation: the same every epoch)."""
+    blocks = np.asarray(blocks)
+    return [blocks[i:i + per_window] for i in range(0, len(blocks), max(per_window, 1))]
+
+
+def window_blocks(shuffle_rows: int | None, block_rows: int, n_blocks: int) -> int:
+    """Blocks per window: `shuffle_rows` rows' worth (all blocks when None)."""
+    return n_blocks if shuffle_rows is None else max(1, shuffle_rows // block_rows)

@@ -58,17 +58,24 @@ def make_head(in_dim: int, out_dim: int, *, layers: int, hidden_dim: int, batchn
     return nn.Sequential(*modules)
 
 
-def _mean_std(x: np.ndarray, rows: int = 65536) -> tuple[np.ndarray, np.ndarray]:
-    """Per-column mean and standard deviation in float64, two passes over blocks of rows
-    (no float64 copy of the whole array)."""
-    if len(x) == 0:
+def mean_std(blocks) -> tuple[np.ndarray, np.ndarray]:
+    """Per-column mean and standard deviation in float64 of the rows of an iterable of blocks
+    [rows, dim], in one pass (Chan et al.'s pairwise combination of block moments)."""
+    n, mean, m2 = 0, 0.0, 0.0
+    for block in blocks:
+        block = np.asarray(block, dtype=np.float64)
+        k = len(block)
+        if k == 0:
+            continue
+        block_mean = block.mean(axis=0)
+        block_m2 = ((block - block_mean) ** 2).sum(axis=0)
+        delta = block_mean - mean
+        mean = mean + delta * (k / (n + k))
+        m2 = m2 + block_m2 + delta ** 2 * (n * k / (n + k))
+        n += k
+    if n == 0:
         raise ValueError("standardisation needs at least one training vector")
-    total = sum(np.asarray(x[i:i + rows], dtype=np.float64).sum(axis=0)
-                for i in range(0, len(x), rows))
-    mean = total / len(x)
-    squares = sum(((np.asarray(x[i:i + rows], dtype=np.float64) - mean) ** 2).sum(axis=0)
-                  for i in range(0, len(x), rows))
-    return mean, np.sqrt(squares / len(x))
+    return mean, np.sqrt(m2 / n)
 
 
 class ProjectionModel(nn.Module):
@@ -107,12 +114,12 @@ class ProjectionModel(nn.Module):
         self.logit_scale.clamp_(max=math.log(1 / MIN_TAU))
 
     @torch.no_grad()
-    def set_standardisation(self, audio: np.ndarray, video: np.ndarray) -> None:
-        """Per-dimension mean and standard deviation of the training vectors (constant
-        dimensions keep scale 1)."""
-        for name, x in (("audio", audio), ("video", video)):
-            mean, std = _mean_std(x)
-            getattr(self, f"{name}_mean").copy_(torch.from_numpy(mean))
+    def set_standardisation(self, audio: tuple[np.ndarray, np.ndarray],
+                            video: tuple[np.ndarray, np.ndarray]) -> None:
+        """Per-dimension (mean, standard deviation) of the training vectors of each modality
+        (`mean_std`); constant dimensions keep scale 1."""
+        for name, (mean, std) in (("audio", audio), ("video", video)):
+            getattr(self, f"{name}_mean").copy_(torch.from_numpy(np.asarray(mean)))
             getattr(self, f"{name}_scale").copy_(torch.from_numpy(np.where(std > 1e-8, std, 1.0)))
 
     def standardise_audio(self, x: torch.Tensor) -> torch.Tensor:

@@ -13,8 +13,11 @@ cannot fit the training videos by moving the embeddings. Early stopping on the v
 videos' loss (the training loss without validation videos); the best epoch's weights are kept.
 
 The video vector of a representation is then the weighted mean of its segment vectors with
-these weights (probes.aggregate; a mixture of both modalities uses the mean of the two
+these weights (pooling.video_vectors; a mixture of both modalities uses the mean of the two
 modalities' weights).
+
+Scale: the segment embeddings are read by gathered rows (arrays or RowFiles: a batch of videos
+at a time) and the weights written in row order to a RowFile, so memory holds a batch of videos.
 """
 from __future__ import annotations
 
@@ -25,21 +28,23 @@ import torch
 from torch import nn
 
 from mvclr.contrastive import heads
-from mvclr.contrastive.fitting import Pairs, fit
 from mvclr.contrastive.early_stopping import EarlyStopping
+from mvclr.contrastive.fitting import fit
 from mvclr.contrastive.losses import clip_loss
-from mvclr.evaluation.pooling import video_rows
+from mvclr.contrastive.sources import standardisation
+from mvclr.evaluation.rowfile import RowFile
 
 TAU = 0.07
 
 
-def segment_table(segment_video_ids: np.ndarray, video_ids: np.ndarray) -> np.ndarray:
-    """Row indices of each video's segments, [n_videos, max segments], -1 padded."""
-    groups = video_rows(segment_video_ids, video_ids)
-    table = np.full((len(groups), max(len(g) for g in groups)), -1, dtype=np.int64)
-    for i, rows in enumerate(groups):
-        table[i, :len(rows)] = rows
-    return table
+def segment_rows(counts: np.ndarray, videos: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Rows of the segments of `videos`, videos of `counts` segments laid out consecutively:
+    (rows [len(videos), max segments] with -1 padding, mask of the real ones)."""
+    counts = np.asarray(counts, dtype=np.int64)
+    first = np.cumsum(counts) - counts
+    width = int(counts[videos].max(initial=1))
+    mask = np.arange(width)[None, :] < counts[videos][:, None]
+    return np.where(mask, first[videos][:, None] + np.arange(width)[None, :], -1), mask
 
 
 class AttentionPool(nn.Module):
@@ -59,27 +64,27 @@ class AttentionPool(nn.Module):
         return clip_loss(pa, pb, torch.exp(-self.logit_scale.clamp(max=math.log(1 / heads.MIN_TAU))))
 
 
-def _gather(z: torch.Tensor, table: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    mask = table >= 0
-    return z[table.clamp(min=0)] * mask.unsqueeze(-1), mask
+def _gather(z, rows: np.ndarray, mask: np.ndarray) -> torch.Tensor:
+    """[B, K, d] float32 tensor of rows of z (array or RowFile), zeros where mask is False."""
+    out = np.zeros((*rows.shape, z.shape[1]), dtype=np.float32)
+    out[mask] = z[rows[mask]]
+    return torch.from_numpy(out)
 
 
-def segment_weights(za: np.ndarray, zb: np.ndarray, segment_video_ids: np.ndarray,
-                    video_ids: np.ndarray, video_split: np.ndarray, *, hidden: int, lr: float,
-                    max_epochs: int, patience: int, batch_videos: int,
-                    seed: int) -> tuple[np.ndarray, np.ndarray]:
+def segment_weights(za, zb, counts: np.ndarray, video_split: np.ndarray, out: RowFile, *,
+                    hidden: int, lr: float, max_epochs: int, patience: int, batch_videos: int,
+                    seed: int) -> RowFile:
     """Fit the pool on the training videos of the shared-space pair (za, zb) [n_segments, d]
-    and return each segment's weight within its video for modality a and b ([n_segments] each;
-    segments of videos not in `video_ids` get 0). video_split: train | val | test per video."""
-    if za.shape != zb.shape or len(za) != len(segment_video_ids):
+    (rows: the segments of videos of `counts` segments, consecutively; arrays or RowFiles) and
+    write each segment's weight within its video for modality a and b to `out` [n_segments, 2].
+    video_split: train | val | test per video."""
+    counts = np.asarray(counts)
+    if za.shape != zb.shape or len(za) != counts.sum():
         raise ValueError(f"need two embeddings of one space per segment, got {za.shape} and "
-                         f"{zb.shape} for {len(segment_video_ids)} segments")
-    table = segment_table(segment_video_ids, video_ids)
+                         f"{zb.shape} for {counts.sum()} segments")
     train, val = np.flatnonzero(video_split == "train"), np.flatnonzero(video_split == "val")
     if len(train) < 2:
         raise ValueError(f"the attention pool needs at least 2 training videos, got {len(train)}")
-    zs = [torch.as_tensor(np.asarray(z, dtype=np.float32)) for z in (za, zb)]
-    t = torch.as_tensor(table)
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
@@ -90,55 +95,53 @@ def segment_weights(za: np.ndarray, zb: np.ndarray, segment_video_ids: np.ndarra
             opt = torch.optim.Adam(pool.parameters(), lr=lr)
             watch = val if len(val) >= 2 else train
 
-            def batch_loss(videos: torch.Tensor) -> torch.Tensor:
-                (a, mask), (b, _) = (_gather(z, t[videos]) for z in zs)
-                return pool.loss(a, b, mask)
+            def batch_loss(videos: np.ndarray) -> torch.Tensor:
+                rows, mask = segment_rows(counts, videos)
+                return pool.loss(_gather(za, rows, mask), _gather(zb, rows, mask), torch.from_numpy(mask))
 
             stopping = EarlyStopping(patience)
             for epoch in range(1, max_epochs + 1):
                 pool.train()
-                order = torch.as_tensor(train)[torch.randperm(len(train), generator=gen)]
-                for batch in order.split(batch_videos):
+                order = train[torch.randperm(len(train), generator=gen).numpy()]
+                for start in range(0, len(order), batch_videos):
+                    batch = order[start:start + batch_videos]
                     if len(batch) < 2:
                         continue
                     opt.zero_grad()
                     batch_loss(batch).backward()
                     opt.step()
                 with torch.no_grad():
-                    loss = float(np.mean([batch_loss(b).item() for b in
-                                          torch.as_tensor(watch).split(batch_videos) if len(b) >= 2]))
+                    loss = float(np.mean([batch_loss(watch[s:s + batch_videos]).item()
+                                          for s in range(0, len(watch), batch_videos)
+                                          if len(watch[s:s + batch_videos]) >= 2]))
                 if stopping.update(epoch, loss, pool):
                     break
             stopping.restore(pool)
-            out = [np.zeros(len(za), dtype=np.float32) for _ in zs]
             with torch.no_grad():
-                for start in range(0, len(table), batch_videos):
-                    rows = table[start:start + batch_videos]
-                    for m, z in enumerate(zs):
-                        seg, mask = _gather(z, t[start:start + batch_videos])
-                        out[m][rows[rows >= 0]] = pool.weights(m, seg, mask)[mask].numpy()
+                for start in range(0, len(counts), batch_videos):
+                    rows, mask = segment_rows(counts, np.arange(start, min(start + batch_videos, len(counts))))
+                    t_mask = torch.from_numpy(mask)
+                    out.append(np.stack([pool.weights(m, _gather(z, rows, mask), t_mask)[t_mask].numpy()
+                                         for m, z in enumerate((za, zb))], axis=1))
     finally:
         torch.set_num_threads(threads)
-    return out[0], out[1]
+    return out
 
 
-def shared_space(xa: np.ndarray, xb: np.ndarray, segment_video_ids: np.ndarray,
-                 segment_split: np.ndarray, *, dim: int, lr: float, max_epochs: int,
-                 patience: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """Embeddings of a pair of different spaces (frozen features) in one: linear maps of the
-    standardised vectors to `dim`, L2-normalised, trained with CLIP's loss (learned temperature
-    from 0.07) on the training segments, early stopping on the validation segments
-    (mvclr.contrastive.fitting.fit, batches of 1000 that never hold two segments of one video)."""
+def shared_space(train, val, *, dim: int, lr: float, max_epochs: int, patience: int, seed: int,
+                 shuffle_rows: int | None = None) -> heads.ProjectionModel:
+    """Linear maps of a pair of different spaces (frozen features) into one: the standardised
+    vectors to `dim`, L2-normalised, trained with CLIP's loss (learned temperature from 0.07)
+    on the training segments of the source `train`, early stopping on `val`
+    (mvclr.contrastive.fitting.fit, batches of 1000 that never hold two segments of one video).
+    The model's heads.embed gives the shared-space embeddings."""
     cfg = dict(head_layers=1, hidden_dim=dim, embed_dim=dim, head_activation="none",
                batchnorm=False, dropout=0.0, single_head=False, tau=TAU, learn_tau=True)
-    pairs = {s: Pairs(xa[segment_split == s], xb[segment_split == s],
-                               np.asarray(segment_video_ids)[segment_split == s])
-             for s in ("train", "val")}
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
-        model = heads.build(cfg, xa.shape[1], xb.shape[1])
-        model.set_standardisation(pairs["train"].audio, pairs["train"].video)
-        fit(model, pairs["train"], pairs["val"], loss="clip", batch_size=1000, lr=lr,
-                     lr_gamma=1.0, patience=patience, max_epochs=max_epochs, seed=seed,
-                     rank_pool=1000, device=torch.device("cpu"), progress=False)
-    return heads.embed(model, xa, xb)
+        model = heads.build(cfg, *train.dims)
+        model.set_standardisation(*standardisation(train))
+        fit(model, train, val, loss="clip", batch_size=1000, lr=lr, lr_gamma=1.0,
+            patience=patience, max_epochs=max_epochs, seed=seed, rank_pool=1000,
+            shuffle_rows=shuffle_rows, device=torch.device("cpu"), progress=False)
+    return model

@@ -13,6 +13,8 @@ about (n - 1) / 2, for any embeddings, perfect ones included: the paper's Table 
 `variant` keeps the same diag(argsort) but 1-based, a->v from the columns, and the partial chunk
 folded in as the paper's way of mvclr.evaluation.retrieval does, so it is defined on a small
 test split too. Neither is a rank; both are reported to explain the paper's Table 1.
+
+Both gather one chunk at a time from the embeddings (arrays or RowFiles).
 """
 from __future__ import annotations
 
@@ -43,14 +45,14 @@ def literal(za: np.ndarray, zv: np.ndarray, batch_size: int, order: np.ndarray,
             video_ids: np.ndarray, n_boot: int, seed: int) -> dict:
     """get_validation_metrics' dictionary for the test segments taken in `order`, with
     `n_chunks` and bootstrap intervals of its two median ranks (when it has a chunk)."""
-    za, zv = np.asarray(za, np.float64), np.asarray(zv, np.float64)   # as given, as their code
     n_chunks = len(za) // batch_size
     per = {k: [] for k in ("median_rank", "q25", "q75", "mean_rank", "r1", "r5", "r10")}
     ranks = np.zeros(len(za), np.int64)
     chunk = np.full(len(za), -1, np.int64)
     for i in range(n_chunks):
         rows = order[batch_size * i: batch_size * (i + 1)]
-        r = argsort_diagonal(zv[rows], za[rows])          # rows of cos_sim = videos @ audios.T
+        a, v = (np.asarray(z[rows], np.float64) for z in (za, zv))   # as given, as their code
+        r = argsort_diagonal(v, a)                        # rows of cos_sim = videos @ audios.T
         ranks[rows], chunk[rows] = r, i
         per["median_rank"].append(np.median(r))
         per["mean_rank"].append(np.mean(r))
@@ -76,15 +78,15 @@ def variant(za: np.ndarray, zv: np.ndarray, pool: int, order: np.ndarray,
             video_ids: np.ndarray, n_boot: int, seed: int) -> dict:
     """diag(argsort) 1-based, a->v along the columns, over the paper's chunks of `pool` in
     `order` (the partial chunk folded in), with bootstrap intervals of both medians."""
-    za, zv = normalise(za), normalise(zv)
     a2v, v2a = np.empty(len(za), np.int64), np.empty(len(za), np.int64)
     chunk = np.empty(len(za), np.int64)
     meds = []
     bounds = chunk_bounds(len(za), pool)
     for c, (start, stop) in enumerate(bounds):
         rows = order[start:stop]
-        v2a[rows] = argsort_diagonal(zv[rows], za[rows]) + 1
-        a2v[rows] = argsort_diagonal(za[rows], zv[rows]) + 1
+        a, v = normalise(za[rows]), normalise(zv[rows])
+        v2a[rows] = argsort_diagonal(v, a) + 1
+        a2v[rows] = argsort_diagonal(a, v) + 1
         chunk[rows] = c
         meds.append({"median_rank_a2v": float(np.median(a2v[rows])),
                      "median_rank_v2a": float(np.median(v2a[rows]))})

@@ -79,12 +79,22 @@ def weighted_auc(positive: np.ndarray, negative: np.ndarray, w_pos: np.ndarray,
                  w_neg: np.ndarray) -> np.ndarray:
     """ROC-AUC of `positive` against `negative` scores (ties count one half) with per-resample
     weights w_pos [B, P] and w_neg [B, N]: [B] values, nan where a side weighs nothing."""
+    return auc_under_weights(positive, negative)(w_pos, w_neg)
+
+
+def auc_under_weights(positive: np.ndarray, negative: np.ndarray):
+    """`weighted_auc` of fixed scores as a function of the weights (w_pos, w_neg): the sort
+    of the scores is done once, for all batches of resamples."""
     values, index = np.unique(np.concatenate([positive, negative]), return_inverse=True)
     P, N, U = len(positive), len(negative), len(values)
     to_value = sparse.csr_matrix((np.ones(P + N), (np.arange(P + N), index)), shape=(P + N, U))
-    pos_u = np.asarray((to_value[:P].T @ w_pos.T).T, dtype=float)       # [B, U] weight per value
-    neg_u = np.asarray((to_value[P:].T @ w_neg.T).T, dtype=float)
-    below = np.cumsum(neg_u, axis=1) - neg_u
-    total = pos_u.sum(axis=1) * neg_u.sum(axis=1)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return (pos_u * (below + neg_u / 2)).sum(axis=1) / total
+    pos_map, neg_map = to_value[:P].T.tocsr(), to_value[P:].T.tocsr()
+
+    def auc(w_pos: np.ndarray, w_neg: np.ndarray) -> np.ndarray:
+        pos_u = np.asarray((pos_map @ w_pos.T).T, dtype=float)       # [B, U] weight per value
+        neg_u = np.asarray((neg_map @ w_neg.T).T, dtype=float)
+        below = np.cumsum(neg_u, axis=1) - neg_u
+        total = pos_u.sum(axis=1) * neg_u.sum(axis=1)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return (pos_u * (below + neg_u / 2)).sum(axis=1) / total
+    return auc

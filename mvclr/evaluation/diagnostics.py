@@ -22,11 +22,20 @@ cosine similarity C[i, k] = cos(za[i], zv[k]), logits S = C / tau as in the loss
   unrelated content.
 - saturation: the share of output sigmoid units driven beyond +-SATURATED, where the sigmoid
   passes almost no gradient.
+
+A large test split is diagnosed by pools (`diagnose` with `pools`: the paper's chunks of
+`eval.rank_pool` segments): what is pairwise (logits and softmax entropy, uniformity, the
+similarity groups and their histograms, the AUCs, coherence) is computed within each pool
+(`pool_terms`) and merged (`combine`): entropy share and partner probability are means over
+segments (each segment's within its pool), AUCs are averaged over the pools with equal weight;
+uniformity, group means, standard deviations, histograms and coherence means are pooled over all
+within-pool pairs; the logit extremes are the extremes over pools. What is per pair (alignment, the modality gap) is exact over the whole split. With one
+pool (a split no larger than the pool) every figure is the whole split's.
 """
 from __future__ import annotations
 
 import numpy as np
-from sklearn.metrics import roc_auc_score
+from scipy.stats import mannwhitneyu
 
 from mvclr.evaluation.similarity import normalise, query_blocks
 
@@ -81,24 +90,24 @@ def alignment(za: np.ndarray, zv: np.ndarray, alpha: float = 2.0) -> float:
     return float(np.mean(np.linalg.norm(za - zv, axis=1) ** alpha))
 
 
-def uniformity(z: np.ndarray, t: float = 2.0) -> float:
-    """Wang & Isola's uniformity: log mean over pairs i < j of exp(-t ||z_i - z_j||^2)."""
-    z = normalise(z, np.float64)
+def _uniformity_terms(z: np.ndarray, t: float = 2.0) -> tuple[float, float]:
+    """(sum over pairs i < j of exp(-t ||z_i - z_j||^2), number of pairs) of unit vectors z."""
     n = len(z)
-    if n < 2:
-        raise ValueError("uniformity needs at least 2 embeddings")
-    total, pairs = 0.0, n * (n - 1) / 2
+    total = 0.0
     for rows in query_blocks(n, n):
         sq = np.maximum(2 - 2 * z[rows] @ z.T, 0)        # unit vectors: ||x-y||^2 = 2 - 2 cos
         upper = np.arange(n)[None, :] > np.arange(rows.start, rows.stop)[:, None]
         total += np.exp(-t * sq[upper]).sum()
+    return total, n * (n - 1) / 2
+
+
+def uniformity(z: np.ndarray, t: float = 2.0) -> float:
+    """Wang & Isola's uniformity: log mean over pairs i < j of exp(-t ||z_i - z_j||^2)."""
+    z = normalise(z, np.float64)
+    if len(z) < 2:
+        raise ValueError("uniformity needs at least 2 embeddings")
+    total, pairs = _uniformity_terms(z, t)
     return float(np.log(total / pairs))
-
-
-def modality_gap(za: np.ndarray, zv: np.ndarray) -> float:
-    """Distance between the means of the two modalities' L2-normalised embeddings."""
-    za, zv = _pairs(za, zv)
-    return float(np.linalg.norm(za.mean(axis=0) - zv.mean(axis=0)))
 
 
 def similarity_groups(za: np.ndarray, zv: np.ndarray, video_ids) -> dict[str, np.ndarray]:
@@ -120,26 +129,49 @@ def histograms(groups: dict[str, np.ndarray], bins: np.ndarray = HIST_BINS) -> d
 
 
 def separation_auc(positive: np.ndarray, negative: np.ndarray) -> float | None:
-    """ROC-AUC of partner similarities against negative similarities."""
+    """ROC-AUC of partner similarities against negative similarities (ties count one half): the
+    Mann-Whitney U of the two samples over their number of pairs (one sort; a pool holds
+    millions of pairs)."""
     if len(positive) == 0 or len(negative) == 0:
         return None
-    y = np.r_[np.ones(len(positive)), np.zeros(len(negative))]
-    return float(roc_auc_score(y, np.r_[positive, negative]))
+    u = mannwhitneyu(positive, negative, method="asymptotic", use_continuity=False).statistic
+    return float(u / (len(positive) * len(negative)))
 
 
-def coherence(z: np.ndarray, video_ids) -> dict:
-    """Within-modality cosine similarity of two segments of one video against two segments of
-    different videos (each unordered pair once): both means and the ROC-AUC of same-video pairs
-    against different-video pairs (0.5: a video's segments are no more alike than any two)."""
+def coherence_terms(z: np.ndarray, video_ids) -> dict:
+    """Within-modality cosine similarities of one pool, each unordered pair once: sum and count
+    of same-video and of different-video pairs, and the ROC-AUC of the former against the latter."""
     z = normalise(z, np.float64)
     video_ids = np.asarray(video_ids)
     c = z @ z.T
     same = video_ids[:, None] == video_ids[None, :]
     upper = np.triu(np.ones_like(same), k=1)
     within, between = c[same & upper], c[~same & upper]
-    return {"within_video": float(within.mean()) if len(within) else None,
-            "between_video": float(between.mean()) if len(between) else None,
-            "same_video_auc": separation_auc(within, between)}
+    return {"within": (float(within.sum()), len(within)), "between": (float(between.sum()), len(between)),
+            "auc": separation_auc(within, between)}
+
+
+def _mean_of(values) -> float | None:
+    values = [v for v in values if v is not None]
+    return float(np.mean(values)) if values else None
+
+
+def _pooled(terms: list, key: str) -> float | None:
+    total, count = (sum(t[key][i] for t in terms) for i in (0, 1))
+    return total / count if count else None
+
+
+def combine_coherence(terms: list[dict]) -> dict:
+    """Coherence over pools: the pooled means of `coherence_terms` and the mean of their AUCs."""
+    return {"within_video": _pooled(terms, "within"), "between_video": _pooled(terms, "between"),
+            "same_video_auc": _mean_of(t["auc"] for t in terms)}
+
+
+def coherence(z: np.ndarray, video_ids) -> dict:
+    """Within-modality cosine similarity of two segments of one video against two segments of
+    different videos (each unordered pair once): both means and the ROC-AUC of same-video pairs
+    against different-video pairs (0.5: a video's segments are no more alike than any two)."""
+    return combine_coherence([coherence_terms(z, video_ids)])
 
 
 def saturation(pre_activation: np.ndarray, threshold: float = SATURATED) -> float:
@@ -148,17 +180,63 @@ def saturation(pre_activation: np.ndarray, threshold: float = SATURATED) -> floa
     return float(np.mean(np.abs(np.asarray(pre_activation)) > threshold))
 
 
-def diagnose(za: np.ndarray, zv: np.ndarray, video_ids, tau: float) -> dict:
-    """Every statistic of the module docstring for one configuration's pool."""
+def pool_terms(za: np.ndarray, zv: np.ndarray, video_ids, tau: float) -> dict:
+    """The statistics of one pool of partner pairs as values, sums and counts for `combine`."""
+    za, zv = _pairs(za, zv)
     groups = similarity_groups(za, zv, video_ids)
-    summary = {k: {"mean": float(v.mean()) if len(v) else None,
-                   "std": float(v.std()) if len(v) else None, "count": int(len(v))}
-               for k, v in groups.items()}
-    return {"n": int(len(za)), **logit_stats(za, zv, tau),
-            "alignment": alignment(za, zv),
-            "uniformity_audio": uniformity(za), "uniformity_video": uniformity(zv),
-            "modality_gap": modality_gap(za, zv),
+    return {"n": len(za), "logits": logit_stats(za, zv, tau),
+            "alignment": alignment(za, zv) * len(za), "sums": (za.sum(axis=0), zv.sum(axis=0)),
+            "uniformity": {m: _uniformity_terms(z) for m, z in (("audio", za), ("video", zv))},
+            "groups": {k: (float(v.sum()), float((v ** 2).sum()), len(v)) for k, v in groups.items()},
+            "histograms": histograms(groups),
+            "aucs": {"separation_auc": separation_auc(groups["positive"], groups["negative"]),
+                     "partner_vs_same_video_auc": separation_auc(groups["positive"],
+                                                                 groups["same_video"])},
+            "coherence": {m: coherence_terms(z, video_ids) for m, z in (("audio", za), ("video", zv))}}
+
+
+def combine(terms: list[dict], tau: float) -> dict:
+    """Every statistic of the module docstring from the `pool_terms` of the pools."""
+    n = sum(t["n"] for t in terms)
+    logits = [t["logits"] for t in terms]
+    low, high = min(x["logit_min"] for x in logits), max(x["logit_max"] for x in logits)
+    cos_min = min(x["cos_min"] for x in logits)
+    summary = {}
+    for k in terms[0]["groups"]:
+        total, squares, count = (sum(t["groups"][k][i] for t in terms) for i in range(3))
+        mean = total / count if count else None
+        summary[k] = {"mean": mean, "std": float(np.sqrt(max(squares / count - mean ** 2, 0)))
+                      if count else None, "count": int(count)}
+    gap = (sum(t["sums"][0] for t in terms) - sum(t["sums"][1] for t in terms)) / n
+    return {"n": int(n), "tau": float(tau), "logit_min": low, "logit_max": high,
+            "logit_range": high - low, "logit_bound": (1.0 if cos_min >= -1e-6 else 2.0) / tau,
+            "cos_min": cos_min,
+            **{k: float(np.average([x[k] for x in logits], weights=[t["n"] for t in terms]))
+               for k in ("entropy_share", "partner_prob_x_n")},
+            "alignment": sum(t["alignment"] for t in terms) / n,
+            **{f"uniformity_{m}": float(np.log(sum(t["uniformity"][m][0] for t in terms)
+                                               / sum(t["uniformity"][m][1] for t in terms)))
+               for m in ("audio", "video")},
+            "modality_gap": float(np.linalg.norm(gap)),
             "similarity": summary,
-            "separation_auc": separation_auc(groups["positive"], groups["negative"]),
-            "partner_vs_same_video_auc": separation_auc(groups["positive"], groups["same_video"]),
-            "coherence_audio": coherence(za, video_ids), "coherence_video": coherence(zv, video_ids)}
+            **{k: _mean_of(t["aucs"][k] for t in terms)
+               for k in ("separation_auc", "partner_vs_same_video_auc")},
+            **{f"coherence_{m}": combine_coherence([t["coherence"][m] for t in terms])
+               for m in ("audio", "video")},
+            "histograms": {k: np.sum([t["histograms"][k] for t in terms], axis=0).tolist()
+                           for k in terms[0]["histograms"]}}
+
+
+def diagnose(za, zv, video_ids, tau: float, pools: list[np.ndarray] | None = None) -> dict:
+    """Every statistic of the module docstring for one configuration's partner pairs (arrays or
+    RowFiles), over `pools` of rows (index arrays; default one pool of all); "histograms" holds
+    the summed similarity histograms."""
+    video_ids = np.asarray(video_ids)
+    pools = [np.arange(len(za))] if pools is None else pools
+    return combine([pool_terms(za[rows], zv[rows], video_ids[rows], tau) for rows in pools], tau)
+
+
+def coherence_over_pools(z, video_ids, pools: list[np.ndarray]) -> dict:
+    """`coherence` of vectors z (array or RowFile) over `pools` of rows (index arrays)."""
+    video_ids = np.asarray(video_ids)
+    return combine_coherence([coherence_terms(z[rows], video_ids[rows]) for rows in pools])

@@ -1,18 +1,28 @@
 """The evaluation of every trained configuration: Table 1 (cross-modal median ranks on the test
 split) and Table 2 (MLP probes of the six representations, and of the CL embeddings of the
 configurations listed in `probe.configs`, named e.g. cl_audio@aligned; every representation
-under each aggregation of `probe.compare_aggregates`)."""
+under each aggregation of `probe.compare_aggregates`).
+
+Scale: one pass over the stores embeds the test rows of every configuration and every row of the
+probed ones, to files in a scratch directory (mvclr.evaluation.embedded); each representation's
+video vectors are then aggregated by a stream of blocks and probed one (representation,
+aggregation) at a time, so memory holds one block and one video-vector matrix.
+"""
 from __future__ import annotations
 
-import numpy as np
+from pathlib import Path
+
 from tqdm import tqdm
 
 from mvclr.config import config_names
 from mvclr.contrastive import heads
+from mvclr.contrastive.sources import StoreSplit
 from mvclr.evaluation import attention_pool, probes, table1
-from mvclr.evaluation.pooling import MODALITIES, combine_modalities, representations
+from mvclr.evaluation.embedded import embedder, spill
+from mvclr.evaluation.pooling import REPRESENTATIONS, MODALITIES, pair_blocks, video_vectors
+from mvclr.evaluation.rowfile import RowFile
 from mvclr.evaluation.videos import Videos
-from mvclr.features.paired import PairedFeatures
+from mvclr.features.paired import PairedStores
 
 
 def probed_configs(params: dict) -> list[str]:
@@ -26,66 +36,76 @@ def probed_configs(params: dict) -> list[str]:
     return ["main", *[n for n in listed if n != "main"]]
 
 
-def retrieval_report(params: dict, features: PairedFeatures, probed: list[str]
-                     ) -> tuple[dict, dict[str, tuple[np.ndarray, np.ndarray]]]:
-    """Table 1 of every configuration, and the embeddings of all segments of the `probed` ones."""
-    test = features.rows("test")
-    if not test.any():
+def embed_configs(params: dict, stores: PairedStores, probed: list[str], directory: Path
+                  ) -> tuple[dict, dict]:
+    """(za, zv) RowFiles of the test rows of every configuration, and of all rows of the
+    `probed` ones, from one pass over the stores."""
+    if not len(stores.layout.videos_of("test")):
         raise ValueError("the segment store holds no test segments")
+    models = {name: heads.load_trained(name) for name in config_names(params)}
+    jobs = {f"test_{name}": (embedder(model), "test") for name, model in models.items()}
+    jobs.update({f"all_{name}": (embedder(models[name]), None) for name in probed})
+    out = spill(stores, jobs, directory)
+    return ({name: out[f"test_{name}"] for name in models},
+            {name: out[f"all_{name}"] for name in probed})
+
+
+def retrieval_report(params: dict, stores: PairedStores, test: dict) -> dict:
+    """Table 1 of every configuration from its test embeddings, with bootstrap intervals."""
     pool, seed, n_boot = params["eval"]["rank_pool"], params["seed"], params["eval"]["bootstrap"]
-    ids = features.meta.video_id[test]
-    embedded, entries = {}, {}
-    for name in tqdm(config_names(params), desc="retrieval"):
-        model = heads.load_trained(name)
-        if name in probed:
-            embedded[name] = heads.embed(model, features.audio, features.video)
-            za, zv = embedded[name][0][test], embedded[name][1][test]
-        else:
-            za, zv = heads.embed(model, features.audio[test], features.video[test])
-        entries[name] = table1.evaluate(za, zv, pool, ids, seed, n_boot)
-    report = {"rank_pool": pool, "bootstrap": n_boot, "main": entries.pop("main"),
-              "configs": entries}
-    return report, {name: embedded[name] for name in probed}
+    ids = stores.layout.row_codes(stores.layout.videos_of("test"))
+    entries = {name: table1.evaluate(za, zv, pool, ids, seed, n_boot)
+               for name, (za, zv) in tqdm(test.items(), desc="retrieval")}
+    return {"rank_pool": pool, "bootstrap": n_boot, "main": entries.pop("main"), "configs": entries}
 
 
-def attention_weights(xa: np.ndarray, xv: np.ndarray, features: PairedFeatures, videos: Videos,
-                      cfg: dict, seed: int, pair: str) -> dict[str, np.ndarray]:
-    """Per-segment attention weights of each modality of one (audio, video) pair, fitted on
-    the training videos with a seed of its own (so the frozen pair's weights never depend on
-    the trained models). A pair of different spaces (the frozen features) is first mapped
-    into a shared one."""
-    meta = features.meta
-    seed = probes.derive_seed(seed, "attention", pair)
-    if xa.shape != xv.shape:
-        xa, xv = attention_pool.shared_space(xa, xv, meta.video_id, meta.split,
-                                             **cfg["shared_space"], seed=seed)
-    wa, wv = attention_pool.segment_weights(xa, xv, meta.video_id, videos.ids, videos.split,
-                                            **cfg["pool"], seed=seed)
-    return {"audio": wa, "video": wv}
+def attention_weights(params: dict, stores: PairedStores, videos: Videos,
+                      embedded: dict, directory: Path) -> dict[str, RowFile]:
+    """Per-segment attention weights [n_segments, 2] (audio, video) of each pair: `frozen`
+    (musicnn, R(2+1)D first mapped into one space) and each probed configuration's (za, zv),
+    fitted on the training videos with a seed of their own (so the frozen pair's weights never
+    depend on the trained models)."""
+    cfg, seed = params["probe"]["attention"], params["seed"]
+    counts, n = stores.layout.count, stores.n_segments
+    pairs = dict(embedded)
+    frozen_seed = probes.derive_seed(seed, "attention", "frozen")
+    space = attention_pool.shared_space(StoreSplit(stores, "train"), StoreSplit(stores, "val"),
+                                        **cfg["shared_space"], seed=frozen_seed,
+                                        shuffle_rows=params["stream"]["shuffle_rows"])
+    pairs["frozen"] = spill(stores, {"shared": (embedder(space), None)}, directory)["shared"]
+    return {pair: attention_pool.segment_weights(
+                za, zv, counts, videos.split, RowFile(directory / f"weights_{pair}.npy", n),
+                **cfg["pool"], seed=probes.derive_seed(seed, "attention", pair))
+            for pair, (za, zv) in pairs.items()}
 
 
-def probe_report(params: dict, features: PairedFeatures, videos: Videos,
-                 embedded: dict[str, tuple[np.ndarray, np.ndarray]]) -> dict:
+def probe_report(params: dict, stores: PairedStores, videos: Videos, embedded: dict,
+                 directory: Path) -> dict:
     """Table 2 (and 3): the frozen features and main's embeddings, then the other probed
     configurations' embeddings, each under every compared aggregation."""
     cfg, seed = params["probe"], params["seed"]
-    attention = "attention" in cfg.get("compare_aggregates", [])
-    jobs = []          # (name, segment vectors, attention weights or None)
-    for config, (za, zv) in embedded.items():
-        reps = representations(features.audio, features.video, za, zv) if config == "main" else \
-            {"cl_audio": za, "cl_video": zv, "cl_agg": combine_modalities(za, zv)}
-        pairs = {}
-        if attention:
-            if config == "main":
-                pairs["frozen"] = attention_weights(features.audio, features.video, features,
-                                                    videos, cfg["attention"], seed, "frozen")
-            pairs["cl"] = attention_weights(za, zv, features, videos, cfg["attention"], seed, config)
-        for rep in reps:
-            weights = None
-            if attention:
-                w = pairs["cl" if rep.startswith("cl_") else "frozen"]
-                weights = np.mean([w[m] for m in MODALITIES[rep]], axis=0)
-            jobs.append((rep if config == "main" else f"{rep}@{config}", reps[rep], weights))
-    return {name: probes.probe_aggregations(x, features.meta.video_id, videos, cfg, seed, name, w,
+    counts = stores.layout.count
+    weights = {}
+    if "attention" in cfg.get("compare_aggregates", []):
+        weights = attention_weights(params, stores, videos, embedded, directory)
+    jobs = []          # (probe name, representation, configuration: None for the frozen features)
+    for config in embedded:
+        for rep in (REPRESENTATIONS if config == "main" else
+                    [r for r in REPRESENTATIONS if r.startswith("cl_")]):
+            frozen = not rep.startswith("cl_")
+            jobs.append((rep if config == "main" else f"{rep}@{config}", rep, None if frozen else config))
+
+    def vectors(rep: str, config: str | None):
+        def of(how: str):
+            if config is None:
+                need = MODALITIES[rep]
+                blocks = stores.video_blocks(audio="audio" in need, video="video" in need)
+            else:
+                blocks = pair_blocks(*embedded[config], counts)
+            return video_vectors(blocks, rep, counts, how,
+                                 weights=weights.get("frozen" if config is None else config))
+        return of
+
+    return {name: probes.probe_aggregations(vectors(rep, config), videos, cfg, seed, name,
                                             params["eval"]["bootstrap"])
-            for name, x, w in tqdm(jobs, desc="probes")}
+            for name, rep, config in tqdm(jobs, desc="probes")}

@@ -1,5 +1,5 @@
-"""Nearest neighbours within a set of items (mvclr.evaluation.similarity.top_k) and how often
-they share labels (RQ2).
+"""How often the nearest neighbours of items (mvclr.evaluation.similarity.top_k) share their
+labels (RQ2).
 
 Items are rows of a vector matrix x (videos: aggregated segment vectors; segments: segment
 vectors). Each item belongs to a group (its video); the candidates of a seed are all items
@@ -24,7 +24,7 @@ from collections import Counter
 
 import numpy as np
 
-from mvclr.evaluation.similarity import group_codes, top_k
+from mvclr.evaluation.similarity import group_codes
 
 
 def jaccard(a, b) -> float:
@@ -83,11 +83,12 @@ def pick_seeds(n: int, count: int, rng: np.random.Generator) -> np.ndarray:
     return rng.permutation(n)[:count]
 
 
-def analyse(x: np.ndarray, groups, genres, tags, seeds: np.ndarray, shown: int,
-            k: int) -> dict:
-    """Neighbours of `seeds` (a random order of items, from `pick_seeds`): the first `shown`
-    with their neighbours for display, all of them for the label agreement.
+def analyse(found: tuple[np.ndarray, np.ndarray], seeds: np.ndarray, genres, tags, groups,
+            shown: int, k: int) -> dict:
+    """The neighbours `found` (index, similarity from mvclr.evaluation.similarity.top_k) of
+    `seeds` (a random order of items, from `pick_seeds`): the first `shown` with their
+    neighbours for display, all of them for the label agreement.
     Returns {"seeds", "index", "similarity"} of the shown seeds and "summary"."""
-    index, sim = top_k(x, seeds, k, groups)
+    index, sim = found
     return {"seeds": np.asarray(seeds)[:shown], "index": index[:shown], "similarity": sim[:shown],
             "summary": {**agreement(seeds, index, genres, tags, groups), "k": k}}

@@ -2,8 +2,10 @@
 
 Each representation's segment vectors are aggregated to one vector per video
 (mvclr.evaluation.pooling: `probe.aggregate` for Table 2, and every aggregation of
-`probe.compare_aggregates` for Table 3), standardised with the mean and standard deviation of
-the training split's videos only.
+`probe.compare_aggregates` for Table 3), standardised in place with the mean and standard
+deviation of the training split's videos only. Memory: the video vectors of one representation
+and aggregation (no copy of them: rows are gathered per mini-batch, losses and scores computed
+in chunks of rows).
 Classifier: MLP with hidden layers `probe.hidden` (paper: 512, 256) and ReLU, Adam, trained on
 the training split in seeded mini-batches, early stopping on the validation loss (the best
 epoch's weights are kept; without validation videos the training loss is watched), evaluated
@@ -32,9 +34,11 @@ import torch
 from sklearn.metrics import f1_score, precision_recall_curve, roc_auc_score
 
 from mvclr.contrastive.early_stopping import EarlyStopping
+from mvclr.contrastive.heads import mean_std
 from mvclr.evaluation import bootstrap
-from mvclr.evaluation.pooling import aggregate
 from mvclr.evaluation.videos import Videos
+
+ROWS = 8192                 # rows per chunk of statistics, losses and scores
 
 
 @dataclass
@@ -47,12 +51,16 @@ class Task:
 
 
 def standardise(x: np.ndarray, train: np.ndarray) -> np.ndarray:
-    """Scale every column by the mean and std of the training rows (std 0 -> 1)."""
-    if not np.any(train):
+    """Scale every column of x (in place; returned) by the mean and std of the training rows
+    (std 0 -> 1)."""
+    rows = np.flatnonzero(train)
+    if len(rows) == 0:
         raise ValueError("no training videos to standardise the probe inputs with")
-    mean = x[train].mean(axis=0)
-    std = x[train].std(axis=0)
-    return ((x - mean) / np.where(std > 1e-8, std, 1.0)).astype(np.float32)
+    mean, std = mean_std(x[rows[i:i + ROWS]] for i in range(0, len(rows), ROWS))
+    scale = np.where(std > 1e-8, std, 1.0)
+    for i in range(0, len(x), ROWS):
+        x[i:i + ROWS] = (x[i:i + ROWS] - mean) / scale
+    return x
 
 
 def genre_task(videos: Videos) -> Task:
@@ -87,19 +95,27 @@ def mlp(d_in: int, hidden: list[int], d_out: int) -> torch.nn.Sequential:
     return torch.nn.Sequential(*layers, torch.nn.Linear(d, d_out))
 
 
-def train_mlp(x_train: np.ndarray, y_train: np.ndarray, x_val: np.ndarray, y_val: np.ndarray, *,
+def _chunks(rows: np.ndarray):
+    return (rows[i:i + ROWS] for i in range(0, len(rows), ROWS))
+
+
+def train_mlp(x: np.ndarray, y: np.ndarray, train: np.ndarray, val: np.ndarray, *,
               multilabel: bool, n_out: int, hidden: list[int], lr: float, weight_decay: float,
               max_epochs: int, patience: int, batch_size: int, seed: int
               ) -> tuple[torch.nn.Module, int]:
-    """Train on (x_train, y_train), keep the weights of the epoch with the lowest validation
-    loss, stop after `patience` epochs without improvement. Returns (model, best epoch).
-    Runs on one CPU thread (batches this small lose more to thread sync than they gain) and
-    leaves the global torch RNG untouched."""
+    """Train on the rows `train` of (x, y), keep the weights of the epoch with the lowest loss on
+    the rows `val` (the training rows when there are none), stop after `patience` epochs without
+    improvement. Returns (model, best epoch). Runs on one CPU thread (batches this small lose more
+    to thread sync than they gain) and leaves the global torch RNG untouched."""
     loss_fn = torch.nn.BCEWithLogitsLoss() if multilabel else torch.nn.CrossEntropyLoss()
-    target_dtype = torch.float32 if multilabel else torch.int64
-    xt, yt = torch.as_tensor(x_train), torch.as_tensor(y_train, dtype=target_dtype)
-    xv, yv = (torch.as_tensor(x_val), torch.as_tensor(y_val, dtype=target_dtype)) \
-        if len(x_val) else (xt, yt)
+    xt = torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32))
+    yt = torch.as_tensor(y, dtype=torch.float32 if multilabel else torch.int64)
+    watch = val if len(val) else train
+
+    def watched_loss(model) -> float:
+        total = sum(loss_fn(model(xt[rows]), yt[rows]).item() * len(rows) for rows in _chunks(watch))
+        return total / len(watch)
+
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
@@ -111,13 +127,14 @@ def train_mlp(x_train: np.ndarray, y_train: np.ndarray, x_val: np.ndarray, y_val
             stopping = EarlyStopping(patience)
             for epoch in range(1, max_epochs + 1):
                 model.train()
-                for batch in torch.randperm(len(xt), generator=gen).split(batch_size):
+                for batch in torch.randperm(len(train), generator=gen).split(batch_size):
+                    rows = torch.from_numpy(train)[batch]
                     opt.zero_grad()
-                    loss_fn(model(xt[batch]), yt[batch]).backward()
+                    loss_fn(model(xt[rows]), yt[rows]).backward()
                     opt.step()
                 model.eval()
                 with torch.no_grad():
-                    val_loss = loss_fn(model(xv), yv).item()
+                    val_loss = watched_loss(model)
                 if stopping.update(epoch, val_loss, model):
                     break
             stopping.restore(model)
@@ -201,40 +218,46 @@ def run_probe(x: np.ndarray, split: np.ndarray, task: Task, cfg: dict,
               seed: int) -> tuple[dict, TestScores | None]:
     """Train and test one probe. x: standardised video vectors [n, d]; cfg: params `probe`.
     The metrics, and the test scores (None when the probe cannot run)."""
-    train = task.labelled & (split == "train")
-    val = task.labelled & (split == "val")
-    test = task.labelled & (split == "test")
+    train = np.flatnonzero(task.labelled & (split == "train"))
+    val_mask = task.labelled & (split == "val")
+    test = np.flatnonzero(task.labelled & (split == "test"))
     if not task.multilabel:
-        val &= task.y >= 0                       # a genre unseen in training has no output
-    counts = {"n_classes": len(task.classes), "n_train": int(train.sum()),
-              "n_val": int(val.sum()), "n_test": int(test.sum())}
-    if not task.classes or not train.any() or not test.any():
+        val_mask &= task.y >= 0                  # a genre unseen in training has no output
+    val = np.flatnonzero(val_mask)
+    counts = {"n_classes": len(task.classes), "n_train": len(train),
+              "n_val": len(val), "n_test": len(test)}
+    if not task.classes or not len(train) or not len(test):
         return {"auc": None, "f1": None, "n_evaluated": 0, "excluded": list(task.classes),
                 **counts, "classes": task.classes}, None
     model, epoch = train_mlp(
-        x[train], task.y[train], x[val], task.y[val], multilabel=task.multilabel,
+        x, task.y, train, val, multilabel=task.multilabel,
         n_out=len(task.classes), hidden=list(cfg["hidden"]), lr=cfg["lr"],
         weight_decay=cfg["weight_decay"], max_epochs=cfg["max_epochs"],
         patience=cfg["patience"], batch_size=cfg["batch_size"], seed=seed)
-    with torch.no_grad():
-        logits = model(torch.as_tensor(x))
+    activation = torch.sigmoid if task.multilabel else (lambda z: torch.softmax(z, dim=1))
+
+    def scores(rows: np.ndarray) -> np.ndarray:
+        with torch.no_grad():
+            return np.concatenate([activation(model(torch.from_numpy(x[r]))).numpy()
+                                   for r in _chunks(rows)] or [np.zeros((0, len(task.classes)), np.float32)])
+
+    thresholds = None
     if task.multilabel:
-        scores = torch.sigmoid(logits).numpy()
-        thresholds = np.array([choose_threshold(task.y[val, k], scores[val, k])
+        val_scores = scores(val)
+        thresholds = np.array([choose_threshold(task.y[val, k], val_scores[:, k])
                                for k in range(len(task.classes))])
-    else:
-        scores = torch.softmax(logits, dim=1).numpy()
-        thresholds = None
-    result = {**score(task, task.y[test], scores[test], thresholds), **counts,
+    test_scores = scores(test)
+    result = {**score(task, task.y[test], test_scores, thresholds), **counts,
               "best_epoch": epoch, "classes": task.classes}
     if thresholds is not None:
         result["thresholds"] = [float(t) for t in thresholds]
-    return result, TestScores(test_truth(task, task.y[test]), scores[test], np.flatnonzero(test))
+    return result, TestScores(test_truth(task, task.y[test]), test_scores, test)
 
 
 def probe_tasks(x_video: np.ndarray, videos: Videos, cfg: dict, seed: int,
                 name: str) -> dict[str, tuple[dict, TestScores | None]]:
-    """Genre and tag probes of one representation's video vectors, with their test scores."""
+    """Genre and tag probes of one representation's video vectors (standardised in place), with
+    their test scores."""
     x = standardise(x_video, videos.split == "train")
     tasks = (genre_task(videos), tags_task(videos, cfg["top_tags"]))
     return {t.name: run_probe(x, videos.split, t, cfg, derive_seed(seed, name, t.name))
@@ -248,18 +271,17 @@ def probe_representation(x_video: np.ndarray, videos: Videos, cfg: dict, seed: i
             probe_tasks(x_video, videos, cfg, seed, name).items()}
 
 
-def probe_aggregations(x: np.ndarray, segment_video_ids: np.ndarray, videos: Videos, cfg: dict,
-                       seed: int, name: str, weights: np.ndarray | None = None,
+def probe_aggregations(vectors, videos: Videos, cfg: dict, seed: int, name: str,
                        n_boot: int = 0) -> dict:
-    """Probes of one representation's segment vectors x: the full results of aggregation
-    cfg["aggregate"] (Table 2) and, under "by_aggregate", AUC and F1 of every aggregation of
-    cfg["compare_aggregates"] (weights: per-segment weights of the fitted ones). Every
-    aggregation's probes share their seeds, so they differ by the video vectors only. With
-    n_boot: 95 % bootstrap intervals over test videos of each AUC (`auc_ci95`) and of each
-    aggregation's AUC minus the primary one's (`auc_minus_primary_ci95`, same resamples)."""
+    """Probes of one representation: the full results of aggregation cfg["aggregate"] (Table 2)
+    and, under "by_aggregate", AUC and F1 of every aggregation of cfg["compare_aggregates"].
+    vectors(how) gives the video vectors [n_videos, d] under aggregation `how` (a fresh float32
+    array: the probes standardise it in place). Every aggregation's probes share their seeds, so
+    they differ by the video vectors only. With n_boot: 95 % bootstrap intervals over test videos
+    of each AUC (`auc_ci95`) and of each aggregation's AUC minus the primary one's
+    (`auc_minus_primary_ci95`, same resamples)."""
     def run(how: str) -> dict:
-        return probe_tasks(aggregate(x, segment_video_ids, videos.ids, how, weights),
-                           videos, cfg, seed, name)
+        return probe_tasks(vectors(how), videos, cfg, seed, name)
 
     def ci(statistic, test: TestScores) -> list[float]:
         return bootstrap.interval(statistic, test.videos, n_boot, seed)

@@ -26,8 +26,11 @@ mvclr.evaluation.bootstrap), also for `ratio`: the mean of the a->v and v->a med
 chance, the quantity the verdicts test. What the authors' evaluation code computes is in
 mvclr.evaluation.authors_code; mvclr.evaluation.table1 puts both together.
 
-Memory stays bounded: similarities are computed for blocks of queries against all
-candidates (mvclr.evaluation.similarity.query_blocks).
+Memory stays bounded: `ranks` reads the embeddings by blocks (arrays, or RowFiles of
+mvclr.evaluation.rowfile for a split too large to hold) and holds one block of queries against
+one block of candidates at a time (similarity.BLOCK_ELEMENTS similarities), counting both
+directions from the same block; a chunk of the paper's way is gathered into memory (at most
+2 * pool rows). The whole-split ranking stays exact; its time grows with the square of the split.
 """
 from __future__ import annotations
 
@@ -35,35 +38,54 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from mvclr.evaluation import bootstrap
-from mvclr.evaluation.similarity import normalise, query_blocks
+from mvclr.evaluation import bootstrap, similarity
+from mvclr.evaluation.similarity import normalise
 
 TIE_TOL = 1e-6
 RECALL_AT = (1, 5, 10)
 CHUNK_STREAM = 0x636875      # seeds the chunk order apart from every other use of `seed`
+QUERY_ROWS = 16384           # queries per block of `ranks`
 
 
-def _check_pair(za: np.ndarray, zv: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    za, zv = normalise(za), normalise(zv)
+def _check_pair(za, zv) -> int:
+    """The number of pairs; an error unless za and zv hold equally many rows of equal width."""
     if za.shape != zv.shape:
         raise ValueError(f"audio and video embeddings must have the same shape, "
                          f"got {za.shape} and {zv.shape}")
     if len(za) == 0:
         raise ValueError("no segments to rank")
-    return za, zv
+    return len(za)
 
 
-def partner_ranks(queries: np.ndarray, candidates: np.ndarray) -> np.ndarray:
-    """Rank (1 = best) of candidates[i] for queries[i] among all candidates, by cosine
-    similarity, ties counted against the model. int64 [n]."""
-    q, c = _check_pair(queries, candidates)
-    n = len(q)
-    ranks = np.empty(n, dtype=np.int64)
-    for rows in query_blocks(n, n):
-        sims = q[rows] @ c.T                              # [b, n]
-        partner = sims[np.arange(rows.stop - rows.start), np.arange(rows.start, rows.stop)]
-        ranks[rows] = np.count_nonzero(sims >= (partner - TIE_TOL)[:, None], axis=1)
-    return ranks
+def _slices(n: int, step: int):
+    return (slice(a, min(a + step, n)) for a in range(0, n, step))
+
+
+def ranks(za, zv) -> tuple[np.ndarray, np.ndarray]:
+    """Rank (1 = best) of every segment's partner a->v (query za[i] among all zv) and v->a, by
+    cosine similarity, ties counted against the model: 1 + the other candidates at least as
+    similar as the partner (within TIE_TOL). int64 [n] each. za, zv: arrays or RowFiles."""
+    n = _check_pair(za, zv)
+    partner = np.empty(n, dtype=np.float32)
+    for rows in _slices(n, QUERY_ROWS):
+        partner[rows] = np.einsum("ij,ij->i", normalise(za[rows]), normalise(zv[rows]))
+    a2v, v2a = np.ones(n, dtype=np.int64), np.ones(n, dtype=np.int64)
+    q_step = min(n, QUERY_ROWS)
+    for q in _slices(n, q_step):
+        a, bar_q = normalise(za[q]), partner[q] - TIE_TOL
+        for c in _slices(n, max(1, similarity.BLOCK_ELEMENTS // q_step)):
+            sims = a @ normalise(zv[c]).T                      # [q, c]
+            own = np.arange(max(q.start, c.start), min(q.stop, c.stop))
+            sims[own - q.start, own - c.start] = -np.inf       # the partner itself: the 1
+            a2v[q] += np.count_nonzero(sims >= bar_q[:, None], axis=1)
+            v2a[c] += np.count_nonzero(sims >= (partner[c] - TIE_TOL)[None, :], axis=0)
+    return a2v, v2a
+
+
+def partner_ranks(queries, candidates) -> np.ndarray:
+    """Rank (1 = best) of candidates[i] for queries[i] among all candidates (`ranks`, one
+    direction). int64 [n]."""
+    return ranks(queries, candidates)[0]
 
 
 def chunk_order(video_ids: np.ndarray, seed: int) -> np.ndarray:
@@ -123,19 +145,20 @@ class PoolRanks:
         return float(np.mean([(s + 1) / 2 for s in self.sizes]))
 
 
-def pool_ranks(za: np.ndarray, zv: np.ndarray, pool: int | None,
-               order: np.ndarray | None = None) -> PoolRanks:
+def pool_ranks(za, zv, pool: int | None, order: np.ndarray | None = None) -> PoolRanks:
     """Ranks within chunks of `pool` consecutive rows of `order` (default: the rows as given;
-    pool None: one pool of all)."""
-    za, zv = _check_pair(za, zv)
-    order = np.arange(len(za)) if order is None else np.asarray(order)
-    a2v, v2a = np.empty(len(za), np.int64), np.empty(len(za), np.int64)
-    chunk = np.empty(len(za), np.int64)
-    bounds = chunk_bounds(len(za), pool)
+    pool None: one pool of all, read by blocks). za, zv: arrays or RowFiles."""
+    n = _check_pair(za, zv)
+    a2v, v2a = np.empty(n, np.int64), np.empty(n, np.int64)
+    chunk = np.empty(n, np.int64)
+    bounds = chunk_bounds(n, pool)
     for c, (start, stop) in enumerate(bounds):
-        rows = order[start:stop]
-        a2v[rows] = partner_ranks(za[rows], zv[rows])
-        v2a[rows] = partner_ranks(zv[rows], za[rows])
+        if order is None and (start, stop) == (0, n):
+            a2v[:], v2a[:] = ranks(za, zv)
+            chunk[:] = c
+            continue
+        rows = np.arange(start, stop) if order is None else np.asarray(order)[start:stop]
+        a2v[rows], v2a[rows] = ranks(za[rows], zv[rows])
         chunk[rows] = c
     return PoolRanks(a2v, v2a, chunk, [b - a for a, b in bounds])
 
@@ -177,7 +200,7 @@ def median_rank_intervals(ranks: PoolRanks, video_ids: np.ndarray, n_boot: int,
                                         video_ids, n_boot, seed)}
 
 
-def evaluate_pool(za: np.ndarray, zv: np.ndarray, pool: int | None, video_ids: np.ndarray,
+def evaluate_pool(za, zv, pool: int | None, video_ids: np.ndarray,
                   seed: int, n_boot: int = 0) -> dict:
     """Metrics of one pool layout (`pool` None: one pool of all; else the paper's chunks in
     `chunk_order`), with bootstrap intervals over videos when n_boot > 0."""
@@ -189,7 +212,7 @@ def evaluate_pool(za: np.ndarray, zv: np.ndarray, pool: int | None, video_ids: n
     return out
 
 
-def median_rank(za: np.ndarray, zv: np.ndarray, pool: int | None = None,
+def median_rank(za, zv, pool: int | None = None,
                 video_ids: np.ndarray | None = None, seed: int = 0) -> float:
     """One number for validation curves: the mean of the a->v and v->a median ranks, over one
     pool of all rows (pool None) or the paper's chunks of `pool` (video_ids needed)."""

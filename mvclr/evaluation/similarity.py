@@ -1,12 +1,12 @@
 """Cosine-similarity primitives every evaluation uses: row normalisation, query blocks that
-bound the memory of a similarity matrix, and the blocked top-k search.
+bound the memory of a similarity matrix, and the top-k search over candidates read by blocks.
 
 Memory stays bounded: a block of queries is compared with all candidates at a time, at most
 BLOCK_ELEMENTS similarities (64 MiB of float32, 128 MiB of float64).
 """
 from __future__ import annotations
 
-from typing import Iterator
+from typing import Iterable, Iterator
 
 import numpy as np
 
@@ -34,31 +34,44 @@ def group_codes(groups) -> np.ndarray:
     return np.unique(np.asarray(groups), return_inverse=True)[1].ravel()
 
 
-def top_k(x: np.ndarray, seeds, k: int, groups=None) -> tuple[np.ndarray, np.ndarray]:
-    """The k nearest candidates of each seed row by cosine similarity.
+def top_k_blocks(queries: np.ndarray, query_groups, blocks: Iterable, k: int
+                 ) -> tuple[np.ndarray, np.ndarray]:
+    """The k nearest candidates of each query row by cosine similarity, the candidates read by
+    `blocks` of (first row, candidate vectors, their groups); a query's candidates are the rows
+    of groups other than its own. Returns (row index [m, k] int64, similarity [m, k] float64),
+    best first, ties by lower row; -1 / nan where a query has fewer than k candidates.
+    Memory: the queries and one block against them."""
+    q = normalise(queries, np.float64)
+    query_groups = np.asarray(query_groups)
+    index = np.full((len(q), k), -1, dtype=np.int64)
+    sim = np.full((len(q), k), -np.inf)
+    if k <= 0 or len(q) == 0:
+        return index, np.full((len(q), max(k, 0)), np.nan)
+    for start, candidates, groups in blocks:
+        c, groups = normalise(candidates, np.float64), np.asarray(groups)
+        for rows in query_blocks(len(q), len(c)):
+            s = q[rows] @ c.T
+            s[query_groups[rows][:, None] == groups[None, :]] = -np.inf
+            best = np.argsort(-s, axis=1, kind="stable")[:, :k]
+            # earlier (lower) rows first: a stable sort keeps them ahead of equal similarities
+            both_sim = np.concatenate([sim[rows], np.take_along_axis(s, best, axis=1)], axis=1)
+            both_idx = np.concatenate([index[rows], best + start], axis=1)
+            order = np.argsort(-both_sim, axis=1, kind="stable")[:, :k]
+            sim[rows] = np.take_along_axis(both_sim, order, axis=1)
+            index[rows] = np.take_along_axis(both_idx, order, axis=1)
+    valid = np.isfinite(sim)
+    return np.where(valid, index, -1), np.where(valid, sim, np.nan)
 
-    x: [n, d]; seeds: row indices; groups: label per row (default: every row its own group),
-    candidates of seed s are the rows j with groups[j] != groups[s].
-    Returns (index [len(seeds), k] int64, similarity [len(seeds), k] float64), best first,
-    ties by lower index; where a seed has fewer than k candidates the rest is -1 / nan."""
-    xn = normalise(x, np.float64)
+
+def top_k(x: np.ndarray, seeds, k: int, groups=None, rows: int = 1 << 14
+          ) -> tuple[np.ndarray, np.ndarray]:
+    """The k nearest rows of x [n, d] (array or RowFile, read `rows` at a time) to each seed
+    row, among the rows of other groups (groups: label per row; default every row its own
+    group), as `top_k_blocks` returns them."""
     seeds = np.asarray(seeds, dtype=np.int64).ravel()
-    n = len(xn)
+    n = len(x)
     codes = np.arange(n) if groups is None else group_codes(groups)
     if len(codes) != n:
         raise ValueError(f"{len(codes)} group labels for {n} rows")
-    index = np.full((len(seeds), k), -1, dtype=np.int64)
-    sim = np.full((len(seeds), k), np.nan)
-    if k <= 0 or len(seeds) == 0:
-        return index, sim
-    for rows in query_blocks(len(seeds), n):
-        block = seeds[rows]
-        s = xn[block] @ xn.T
-        s[codes[None, :] == codes[block][:, None]] = -np.inf
-        order = np.argsort(-s, axis=1, kind="stable")[:, :k]
-        top = np.take_along_axis(s, order, axis=1)
-        valid = np.isfinite(top)
-        m = order.shape[1]
-        index[rows, :m] = np.where(valid, order, -1)
-        sim[rows, :m] = np.where(valid, top, np.nan)
-    return index, sim
+    blocks = ((a, x[a:a + rows], codes[a:a + rows]) for a in range(0, n, rows))
+    return top_k_blocks(x[seeds] if len(seeds) else np.zeros((0, x.shape[1])), codes[seeds], blocks, k)

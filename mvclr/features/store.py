@@ -159,6 +159,11 @@ def _remove_partials(path: Path) -> None:
 def load(path: str | Path, rows: int | None = None) -> np.ndarray:
     """All features [n_segments, dim] float32. An error if some blocks were never written or,
     given `rows` (the segment store's length), if the store has another number of rows."""
+    return open_complete(path, rows)[:]
+
+
+def open_complete(path: str | Path, rows: int | None = None) -> zarr.Array:
+    """The features array, read-only, to read by blocks; the errors of `load`."""
     group = _open(path)
     stored = group[FEATURES].shape[0]
     if rows is not None and stored != rows:
@@ -168,7 +173,7 @@ def load(path: str | Path, rows: int | None = None) -> np.ndarray:
     if not done.all():
         raise RuntimeError(f"{path} is incomplete: {int((~done).sum())} of {len(done)} blocks "
                            "missing; run its embed stage to finish it")
-    return group[FEATURES][:]
+    return group[FEATURES]
 
 
 def markers(path: str | Path) -> np.ndarray:

@@ -12,24 +12,26 @@ GROUPS = {"positive": ("partner", "tab:green"), "same_video": ("same video", "ta
           "negative": ("other videos", "tab:blue")}
 
 
-def plot_similarities(path: Path, groups: dict[str, dict[str, np.ndarray]], info: dict) -> None:
+def plot_similarities(path: Path, histograms: dict[str, dict[str, list[int]]], info: dict) -> None:
+    """Density of each similarity group per configuration from its counts over HIST_BINS."""
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    cols = min(4, len(groups))
-    rows = -(-len(groups) // cols)
+    cols = min(4, len(histograms))
+    rows = -(-len(histograms) // cols)
     fig, axes = plt.subplots(rows, cols, figsize=(3.6 * cols, 2.8 * rows), squeeze=False,
                              sharex=True)
-    for ax, (name, g) in zip(axes.flat, groups.items()):
+    for ax, (name, g) in zip(axes.flat, histograms.items()):
         for key, (label, colour) in GROUPS.items():
-            if len(g[key]):
-                ax.hist(g[key], bins=HIST_BINS, density=True, alpha=0.5,
-                        color=colour, label=label)
+            counts = np.asarray(g[key], dtype=float)
+            if counts.sum():
+                ax.stairs(counts / counts.sum() / np.diff(HIST_BINS), HIST_BINS, fill=True,
+                          alpha=0.5, color=colour, label=label)
         d = info[name]
         ax.set_title(f"{name} ({d['head_activation']}, τ={d['tau']:.3g})\n"
                      f"partner-vs-other AUC {d['separation_auc']:.2f}", fontsize=9)
-    for ax in axes.flat[len(groups):]:
+    for ax in axes.flat[len(histograms):]:
         ax.axis("off")
     for ax in axes[-1]:
         ax.set_xlabel("cosine similarity audio–video")

@@ -173,6 +173,20 @@ def _pct(x) -> str:
     return "–" if x is None else f"{x:.0%}"
 
 
+def pairwise_note(pairwise: dict | None) -> str:
+    """How the pairwise statistics were computed at this test split's size (stage diagnose)."""
+    if not pairwise or pairwise["pools"] <= 1:
+        return ""
+    return (f" Pairwise statistics (logits, softmax entropy, uniformity, cosine groups, AUCs, "
+            f"coherence) are computed within each of {pairwise['pools']} pools of "
+            f"{pairwise['pool']}–{2 * pairwise['pool'] - 1} test segments (the paper's chunks) and "
+            "merged: entropy and partner probability averaged over segments, AUCs over pools, "
+            "means, histograms and uniformity pooled over the within-pool pairs; alignment and "
+            "the modality gap are exact over the whole split. The same-video AUC's interval comes "
+            f"from a seeded sample of {pairwise['auc_interval_pools']} pools, each with a seeded "
+            f"sample of at most {pairwise['auc_interval_negatives']} different-video pairs.")
+
+
 def diagnostics_section(diagnostics: dict, retrieval: dict, probes: dict) -> str:
     """The per-configuration diagnostics (diagnostics.json) and the verdicts drawn from them."""
     ret = {"main": retrieval["main"], **retrieval.get("configs", {})}
@@ -203,7 +217,8 @@ def diagnostics_section(diagnostics: dict, retrieval: dict, probes: dict) -> str
         f"{SATURATED:g}. Alignment: mean squared distance of partners (Wang & Isola 2020; 0 "
         "best, 4 worst); uniformity: log mean exp(−2‖zi − zj‖²) per modality (0 = collapsed, lower "
         "= more spread). Modality gap: distance between the two modalities' mean embeddings. "
-        "Test MR / chance: mean of the a→v and v→a median ranks over the whole test split.")
+        "Test MR / chance: mean of the a→v and v→a median ranks over the whole test split."
+        + pairwise_note(diagnostics.get("pairwise")))
     findings = "\n".join(f"- **{v['verdict']}** — {v['claim']}: {v['evidence']}."
                          for v in verdicts(diagnostics, retrieval, probes))
     frozen = diagnostics.get("frozen", {})
