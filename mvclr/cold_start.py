@@ -43,7 +43,6 @@ def backbone_vectors(audio: np.ndarray, frames: np.ndarray, catalogue: Catalogue
     (segmentation fault) when TensorFlow was loaded first (torch 2.14, tensorflow 2.21)."""
     from mvclr.features.r2plus1d import R2Plus1DBackbone, WeightsUnavailable
     params = catalogue.params
-    window = params["decode"]["window_seconds"]
     spec_a = catalogue.audio_attrs.get("fingerprint_of", {})
     spec_v = catalogue.video_attrs.get("fingerprint_of", {})
     used = catalogue.video_attrs.get("weights", "kinetics400")
@@ -57,14 +56,14 @@ def backbone_vectors(audio: np.ndarray, frames: np.ndarray, catalogue: Catalogue
                              f"but this run has {r2plus1d.weights!r}")
     v = r2plus1d(frames)
 
-    from mvclr.features.musicnn import MusicnnBackbone
-    musicnn = MusicnnBackbone(spec_a.get("model", params["features"]["audio"]["model"]),
-                              spec_a.get("layers", params["features"]["audio"]["layers"]),
-                              seconds=window)
+    from mvclr.features.musicnn_runtime import audio_backbone
+    built = {k: spec_a[k] for k in ("model", "layers", "runtime") if k in spec_a}
+    musicnn = audio_backbone({**params, "features": {**params["features"], "audio": {
+        **params["features"]["audio"], **built}}}, "cpu")
     try:
         a = musicnn(audio)
     finally:
-        musicnn.close()
+        getattr(musicnn, "close", lambda: None)()
     return a, v
 
 

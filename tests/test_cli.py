@@ -2,6 +2,7 @@
 
 Anything that runs the backbones runs in a subprocess: torchvision's R(2+1)D crashes a
 process into which TensorFlow was loaded first, and other tests load TensorFlow."""
+import json
 import os
 import re
 import shutil
@@ -195,3 +196,28 @@ def test_cold_start_reproduces_the_stored_vectors(workspace, tmp_path):
     for name, rows in found.items():
         assert rows[0] == ("clip2", 1.0), (name, rows)
         assert all(s < 1.0 for _, s in rows[1:]), (name, rows)
+
+
+COLD_START_TORCH = """
+import json, sys
+from types import SimpleNamespace
+import numpy as np
+from mvclr.cold_start import backbone_vectors
+from mvclr.config import load_params
+params = load_params()
+cat = SimpleNamespace(params=params, root=None,
+    audio_attrs={"fingerprint_of": {"model": "MTT_musicnn", "layers": ["max_pool"], "runtime": "torch"}},
+    video_attrs={"weights": "random init (seed 0)", "fingerprint_of": {"seed": 0}})
+a, v = backbone_vectors(np.zeros((2, 48000), np.float32), np.zeros((2, 16, 128, 171, 3), np.uint8), cat)
+print(json.dumps({"a": list(a.shape), "v": list(v.shape),
+                  "tf": sorted(m for m in sys.modules if m.split(".")[0] in ("tensorflow", "tf_keras"))}))
+"""
+
+
+def test_cold_start_runs_musicnn_in_the_runtime_the_store_was_built_with():
+    """A store built with the torch runtime (a GPU worker without TensorFlow) gets cold-start
+    vectors from the port, with the store's layers, and TensorFlow is never imported."""
+    done = subprocess.run([sys.executable, "-c", COLD_START_TORCH], capture_output=True,
+                          text=True, cwd=Path(__file__).resolve().parents[1], timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert json.loads(done.stdout.splitlines()[-1]) == {"a": [2, 753], "v": [2, 512], "tf": []}
