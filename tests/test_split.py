@@ -6,7 +6,7 @@ import yaml
 
 from mvclr.data.index import write_index
 from mvclr.data.split import read_split, split_of, split_videos
-from mvclr.features.paired import load_paired
+from mvclr.features.paired import PairedStores
 from stages import split as split_stage
 
 
@@ -55,12 +55,12 @@ def test_split_stage_writes_data_split_csv(tmp_path, monkeypatch):
         split_of(np.array(["rock0", "bad"]), tmp_path / "data/split.csv")
 
 
-def test_load_paired_takes_the_split_from_data_split_csv(tmp_path):
+def test_the_paired_stores_take_the_split_from_data_split_csv(tmp_path):
     from fixtures_eval import make_workspace
     make_workspace(tmp_path, n_videos=10)
-    features = load_paired(tmp_path)
+    layout = PairedStores(tmp_path).layout
     split = read_split(tmp_path / "data/split.csv")
-    assert list(features.meta.split) == [split[v] for v in features.meta.video_id]
+    assert list(layout.split) == [split[v] for v in layout.ids]
     (tmp_path / "data/split.csv").write_text("video_id,split\nv000,train\n")
-    with pytest.raises(ValueError, match="split.csv has no split for video 'v001'"):
-        load_paired(tmp_path)
+    with pytest.raises(ValueError, match=r"split.csv has no split for videos \['v001'"):
+        PairedStores(tmp_path)
