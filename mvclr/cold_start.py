@@ -60,11 +60,7 @@ def backbone_vectors(audio: np.ndarray, frames: np.ndarray, catalogue: Catalogue
     built = {k: spec_a[k] for k in ("model", "layers", "runtime") if k in spec_a}
     musicnn = audio_backbone({**params, "features": {**params["features"], "audio": {
         **params["features"]["audio"], **built}}}, "cpu")
-    try:
-        a = musicnn(audio)
-    finally:
-        getattr(musicnn, "close", lambda: None)()
-    return a, v
+    return musicnn(audio), v
 
 
 def file_vectors(path: str | Path, catalogue: Catalogue) -> tuple[dict[str, np.ndarray], int]:

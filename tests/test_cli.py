@@ -217,7 +217,6 @@ print(json.dumps({"a": list(a.shape), "v": list(v.shape),
 def test_cold_start_runs_musicnn_in_the_runtime_the_store_was_built_with():
     """A store built with the torch runtime (a GPU worker without TensorFlow) gets cold-start
     vectors from the port, with the store's layers, and TensorFlow is never imported."""
-    done = subprocess.run([sys.executable, "-c", COLD_START_TORCH], capture_output=True,
-                          text=True, cwd=Path(__file__).resolve().parents[1], timeout=600)
+    done = run("-c", COLD_START_TORCH, cwd=REPO)
     assert done.returncode == 0, done.stderr[-3000:]
     assert json.loads(done.stdout.splitlines()[-1]) == {"a": [2, 753], "v": [2, 512], "tf": []}
