@@ -3,7 +3,7 @@ import hashlib
 import numpy as np
 import pytest
 
-from mvclr.features import store as fs
+from mvclr.features import reuse, store as fs
 from mvclr.features.filling import fill
 
 
@@ -30,6 +30,13 @@ def digests(store, version=0):
     return fs.block_digests("spec", rows, store.block_rows)
 
 
+def tasks(store, blocks: dict) -> dict:
+    """Every row of `blocks` ({block: digest}) to compute."""
+    return {b: fs.Task(d, np.zeros((len(range(*store.block(b).indices(store.rows))), 16), np.uint8),
+                       np.arange(store.block(b).start, store.block(b).stop))
+            for b, d in blocks.items()}
+
+
 def fill_all(store, blocks=None, batch_size=3, log=None, version=0):
     def read(rows):
         if log is not None:
@@ -37,8 +44,8 @@ def fill_all(store, blocks=None, batch_size=3, log=None, version=0):
         return rows
     d = digests(store, version)
     work = store.missing(d) if blocks is None else {b: d[b] for b in blocks}
-    return fill(store, work, read, lambda rows: rows, lambda rows: values(rows, store.dim),
-                batch_size)
+    return fill(store, tasks(store, work), read, lambda rows: rows,
+                lambda rows: values(rows, store.dim), batch_size)
 
 
 def test_fingerprint_is_stable_and_sensitive():
@@ -122,7 +129,7 @@ def test_interrupted_fill_resumes_with_only_missing_blocks(tmp_path):
         return values(rows)
 
     with pytest.raises(KeyboardInterrupt):
-        fill(store, store.missing(digests(store)), lambda r: r, lambda r: r, failing_forward,
+        fill(store, tasks(store, store.missing(digests(store))), lambda r: r, lambda r: r, failing_forward,
              batch_size=2)
     reopened = open_store(tmp_path / "f.zarr", rows=10, block_rows=4)
     assert reopened.completed(digests(reopened)).tolist() == [True, False, False]
@@ -141,7 +148,7 @@ def test_reader_errors_reach_the_caller_and_leave_done_blocks(tmp_path):
         return rows
 
     with pytest.raises(OSError, match="unreadable segment"):
-        fill(store, store.missing(digests(store)), read, lambda r: r, values, batch_size=4)
+        fill(store, tasks(store, store.missing(digests(store))), read, lambda r: r, values, batch_size=4)
     assert store.completed(digests(store)).tolist() == [True, False, False]
 
 
@@ -207,3 +214,85 @@ def test_write_checks_block_shape_and_marker(tmp_path):
         store.write(2, np.zeros((4, 3), np.float32), digests(store)[2])
     with pytest.raises(ValueError, match="not all zero"):
         store.write(2, np.zeros((2, 3), np.float32), np.zeros(16, np.uint8))
+
+
+# ---- vectors found by content (mvclr.features.reuse) ----
+
+def segment_vector(digests: np.ndarray) -> np.ndarray:
+    """A vector that identifies its segment: a moved vector shows in the wrong row."""
+    return digests[:, :3].astype(np.float32) + digests[:, 3:4].astype(np.float32) / 256
+
+
+def embed_rows(path, row_digests, shard=(1, 1), forward=None, block_rows=4):
+    """The embed stage's planning and filling over a fake backbone: (computed, copied)."""
+    store = fs.FeatureStore.open(path, rows=len(row_digests), dim=3, block_rows=block_rows,
+                                 attrs=spec_attrs(), fresh_if_changed=shard == (1, 1), resize=False)
+    work, _, copied = reuse.plan(store, "spec", row_digests, shard)
+    computed = fill(store, work, lambda rows: row_digests[rows], lambda x: x,
+                    forward or segment_vector, batch_size=3)
+    if store.completed(fs.block_digests("spec", row_digests, block_rows)).all():
+        store.drop_previous()
+    return computed, copied
+
+
+def catalogue(n, seed=0):
+    return np.random.default_rng(seed).integers(0, 256, (n, 16), dtype=np.uint8)
+
+
+def test_inserted_removed_and_reordered_segments_cost_only_the_new_ones(tmp_path):
+    path, rows = tmp_path / "f.zarr", catalogue(10)
+    assert embed_rows(path, rows) == (10, 0)
+    top = np.r_[catalogue(1, seed=1), rows]
+    removed = np.r_[top[:5], top[6:]]
+    shuffled = removed[np.random.default_rng(2).permutation(len(removed))]
+    for label, changed, computed in (("one new at the top", top, 1), ("one removed", removed, 0),
+                                     ("shuffled", shuffled, 0), ("unchanged", shuffled, 0)):
+        assert embed_rows(path, changed)[0] == computed, label
+        np.testing.assert_array_equal(fs.load(path, rows=len(changed)), segment_vector(changed))
+
+
+def test_shard_workers_reuse_by_content_and_agree_with_one_run(tmp_path):
+    rows = catalogue(30)
+    embed_rows(tmp_path / "one.zarr", rows)
+    embed_rows(tmp_path / "two.zarr", rows)
+    moved = np.r_[catalogue(2, seed=3), rows[::-1]]
+    assert embed_rows(tmp_path / "one.zarr", moved) == (2, 30)
+    computed = [embed_rows(tmp_path / "two.zarr", moved, (i, 2))[0] for i in (1, 2)]
+    assert sum(computed) == 2
+    np.testing.assert_array_equal(fs.load(tmp_path / "one.zarr"), fs.load(tmp_path / "two.zarr"))
+    np.testing.assert_array_equal(fs.markers(tmp_path / "one.zarr"), fs.markers(tmp_path / "two.zarr"))
+    assert not (tmp_path / "two.zarr" / "previous").exists()
+
+
+@pytest.mark.parametrize("harm", ["delete", "damage"])
+def test_a_lost_or_damaged_chunk_is_recomputed_and_named_never_read_as_nan(tmp_path, capsys, harm):
+    path, rows = tmp_path / "f.zarr", catalogue(10)
+    embed_rows(path, rows)
+    chunk = path / "features" / "c" / "1" / "0"
+    if harm == "delete":
+        chunk.unlink()
+        with pytest.raises(RuntimeError, match="chunk files of 1 block"):
+            fs.load(path)
+    else:
+        data = bytearray(chunk.read_bytes())
+        data[len(data) // 2] ^= 0xFF
+        chunk.write_bytes(bytes(data))
+    capsys.readouterr()
+    assert embed_rows(path, rows) == (4, 0)
+    said = capsys.readouterr().out
+    assert "block 1 (rows 4-7) is recomputed" in said and str(chunk) in said
+    np.testing.assert_array_equal(fs.load(path), segment_vector(rows))
+
+
+def test_non_finite_vectors_are_refused_naming_their_rows(tmp_path):
+    path, rows = tmp_path / "f.zarr", catalogue(10)
+
+    def forward(x):
+        out = segment_vector(x)
+        out[(x[:, 0] == rows[6, 0])] = np.nan
+        return out
+
+    with pytest.raises(ValueError, match=r"non-finite vectors in 1 row\(s\) \(6\); block 1 is not written"):
+        embed_rows(path, rows, forward=forward)
+    store = open_store(path, rows=10)
+    assert store.completed(store.done[:, :16]).tolist() == [True, False, False]

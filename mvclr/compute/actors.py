@@ -55,14 +55,15 @@ class BlockFiller:
         """The backbone's `info` and `dim` (what the driver plans the store with)."""
         return self.backbone.info(), self.backbone.dim
 
-    def fill(self, block: int, digest) -> tuple[int, float, str]:
-        """Compute block `block` and mark it with `digest`; segments, seconds, node."""
+    def fill(self, block: int, task) -> tuple[int, float, str]:
+        """Compute the rows `task` (mvclr.features.store.Task) leaves to compute in block
+        `block` and mark it done; segments, seconds, node."""
         if self.store is None:          # opened after the driver has planned the store
             f = h5py.File(self.segments, "r")
             self.read = window_reader(f, self.modality, self.params)
             self.store = FeatureStore(self.out, zarr.open_group(self.out, mode="r+"))
         start = time.perf_counter()
-        n = fill(self.store, {block: digest}, self.read, self.backbone.prepare,
+        n = fill(self.store, {block: task}, self.read, self.backbone.prepare,
                  self.backbone.forward, self.backbone.batch_size)
         return n, time.perf_counter() - start, ray.get_runtime_context().get_node_id()
 

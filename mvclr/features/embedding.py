@@ -18,7 +18,7 @@ import numpy as np
 import zarr
 from tqdm import tqdm
 
-from mvclr.features import store as feature_store
+from mvclr.features import reuse, store as feature_store
 from mvclr.features.filling import fill
 from mvclr.features.windows import window_info, window_reader
 
@@ -45,36 +45,40 @@ def input_digests(f: h5py.File, spec_fingerprint: str, block_rows: int) -> np.nd
 
 @dataclass
 class Work:
-    """What a run computes: `blocks` ({block: digest of its inputs}) of `store`, whose blocks'
-    current input digests are `digests`."""
+    """What a run computes: `blocks` ({block: Task}) of `store`, whose blocks' current input
+    digests are `digests`; `copied`: segments whose vectors were found by content."""
     store: feature_store.FeatureStore
-    blocks: dict[int, np.ndarray]
+    blocks: dict[int, feature_store.Task]
     digests: np.ndarray
+    copied: int = 0
 
     @property
     def segments(self) -> int:
-        return sum(self.store.block(b).stop - self.store.block(b).start for b in self.blocks)
+        return sum(len(t.compute) for t in self.blocks.values())
 
 
 def plan(modality: str, info: dict, dim: int, params: dict, segments: str | Path,
          out: str | Path, shard: str | None = None) -> Work:
     """Open (create, resize) the modality's feature store for a backbone described by `info`
-    computing `dim`-d vectors; the blocks (of `shard`) whose inputs changed or were never
-    computed."""
+    computing `dim`-d vectors; copy into the blocks (of `shard`) whose inputs changed or were
+    never computed every vector the store already holds for their segments
+    (mvclr.features.reuse); the rows left to compute."""
     part = feature_store.parse_shard(shard)
     block_rows = params["features"]["block_rows"]
     with h5py.File(segments, "r") as f:
         window = window_info(f, modality, params)
         spec = fingerprint_spec(modality, params, info, window)
-        digests = input_digests(f, feature_store.fingerprint(spec), block_rows)
-        rows = len(f["digest"])
+        row_digests = f["digest"][:]
+    fp = feature_store.fingerprint(spec)
+    rows = len(row_digests)
     attrs = {**info, "window": window, "segments": {"path": str(segments), "rows": rows},
-             "fingerprint": feature_store.fingerprint(spec), "fingerprint_of": spec}
+             "fingerprint": fp, "fingerprint_of": spec}
     attrs["versions"] = {**info["versions"], "zarr": zarr.__version__, "h5py": h5py.__version__}
     store = feature_store.FeatureStore.open(Path(out), rows=rows, dim=dim,
                                             block_rows=block_rows, attrs=attrs,
-                                            fresh_if_changed=part == (1, 1))
-    return Work(store, store.missing(digests, part), digests)
+                                            fresh_if_changed=part == (1, 1), resize=False)
+    tasks, digests, copied = reuse.plan(store, fp, row_digests, part)
+    return Work(store, tasks, digests, copied)
 
 
 def embed(modality: str, backbone, params: dict, segments: str | Path, out: str | Path,
@@ -98,13 +102,17 @@ def bar(work: Work, desc: str, progress: bool) -> tqdm:
 
 
 def finish(work: Work, computed: int, seconds: float, progress: bool) -> dict:
-    """The run's summary (printed when `progress`)."""
+    """The run's summary (printed when `progress`); once every block is done, the blocks set
+    aside for copying are removed (mvclr.features.store.FeatureStore.retire)."""
+    done = work.store.completed(work.digests)
+    if done.all():
+        work.store.drop_previous()
     if progress:
-        print(f"{work.store.path}: {computed} segments in {seconds:.1f} s "
-              f"({computed / max(seconds, 1e-9):.1f} segments/s), "
-              f"{int(work.store.completed(work.digests).sum())} of {work.store.n_blocks} blocks done")
-    return {"segments": computed, "seconds": seconds, "blocks": sorted(work.blocks),
-            "path": str(work.store.path)}
+        print(f"{work.store.path}: {computed} segments computed in {seconds:.1f} s "
+              f"({computed / max(seconds, 1e-9):.1f} segments/s), {work.copied} copied by content, "
+              f"{int(done.sum())} of {work.store.n_blocks} blocks done")
+    return {"segments": computed, "copied": work.copied, "seconds": seconds,
+            "blocks": sorted(work.blocks), "path": str(work.store.path)}
 
 
 def stale_blocks(store: str | Path, segments: str | Path) -> list[int]:

@@ -1,7 +1,8 @@
 """The block-filling loop, callable per block by any worker that holds a backbone: rows are read
 and prepared in a background thread, one batch ahead of the backbone's forward pass (so the
 device never waits on the segment store); each block is written, then marked done with the
-digest of its inputs, once all its rows are computed."""
+digest of its inputs, once all its rows are computed (the rows a run copied by content,
+mvclr.features.reuse, are already in place)."""
 from __future__ import annotations
 
 import queue
@@ -10,21 +11,31 @@ from typing import Callable, Mapping
 
 import numpy as np
 
-from mvclr.features.store import FeatureStore
+from mvclr.features.store import FeatureStore, Task
 
 AHEAD = 2          # batches read and prepared ahead of the forward pass
 
 
-def fill(store: FeatureStore, blocks: Mapping[int, np.ndarray],
+def runs(rows: np.ndarray) -> list[slice]:
+    """Increasing row indices as maximal runs of consecutive rows."""
+    if not len(rows):
+        return []
+    cut = np.flatnonzero(np.diff(rows) != 1) + 1
+    return [slice(int(r[0]), int(r[-1]) + 1) for r in np.split(rows, cut)]
+
+
+def fill(store: FeatureStore, blocks: Mapping[int, Task],
          read: Callable[[slice], np.ndarray], prepare: Callable[[np.ndarray], object],
          forward: Callable[[object], np.ndarray], batch_size: int, progress=None) -> int:
-    """Compute `blocks` of `store` ({block: digest of its inputs}, as `store.missing` gives
-    them): rows are read and prepared in a background thread, one batch ahead of `forward`;
-    each block is written, then marked with its digest, once all its rows are computed.
-    `progress`, if given, is a tqdm bar advanced by segments. Returns the segments computed."""
-    batches = [(b, slice(start, min(start + batch_size, store.block(b).stop)))
-               for b in blocks
-               for start in range(store.block(b).start, store.block(b).stop, batch_size)]
+    """Compute the rows `blocks` ({block: Task}, as `mvclr.features.embedding.plan` gives
+    them) leave to compute: rows are read (a slice of consecutive rows at a time) and prepared
+    in a background thread, one batch ahead of `forward`; each block is written, then marked
+    with its digest, once all its rows are computed. `progress`, if given, is a tqdm bar
+    advanced by segments. Returns the segments computed."""
+    batches = [(b, slice(start, min(start + batch_size, run.stop)))
+               for b, task in blocks.items() for run in runs(task.compute)
+               for start in range(run.start, run.stop, batch_size)]
+    last = {b: i for i, (b, _) in enumerate(batches)}
     ready: queue.Queue = queue.Queue(maxsize=AHEAD)
     stop = threading.Event()
 
@@ -48,13 +59,18 @@ def fill(store: FeatureStore, blocks: Mapping[int, np.ndarray],
     computed = 0
     parts: list[np.ndarray] = []
     try:
-        for _ in batches:
+        for i in range(len(batches)):
             b, rows, batch = ready.get()
             if b is None:
                 raise batch
             parts.append(forward(batch))
-            if rows.stop == store.block(b).stop:
-                store.write(b, np.concatenate(parts), blocks[b])
+            if last[b] == i:
+                task, values = blocks[b], np.concatenate(parts)
+                if len(task.compute) == store.block(b).stop - store.block(b).start:
+                    store.write(b, values, task.digest, task.rows)
+                else:
+                    store.write_rows(task.compute, values)
+                    store.seal(b, task)
                 parts = []
             computed += rows.stop - rows.start
             if progress is not None:
