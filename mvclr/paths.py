@@ -3,6 +3,7 @@ declares as stage outputs."""
 from pathlib import Path
 
 DEMO = Path("data/demo")
+FILES = Path("data/files.csv")       # stage scan: what each metadata row points at
 INDEX = Path("data/index.csv")
 SPLIT = Path("data/split.csv")
 SEGMENTS = Path("data/segments.h5")
@@ -17,6 +18,11 @@ DIAGNOSTICS, DIAGNOSTIC_PLOTS = REPORTS / "diagnostics.json", REPORTS / "diagnos
 TABLES = REPORTS / "tables.md"
 NEIGHBOURS_HTML, NEIGHBOURS_JSON = REPORTS / "neighbours.html", REPORTS / "neighbours.json"
 ENVIRONMENT = REPORTS / "environment.json"
+PARAMS_CHECK = REPORTS / "params_check.txt"   # stage check_params: written when params.yaml passes
+CACHE = Path("cache")                # local memos of verified work, never DVC-tracked
+SHARD_MEMO = CACHE / "shards.sqlite" # segment-store shards that verified (mvclr.data.shards)
+FILE_MEMO = CACHE / "files.sqlite"   # fingerprints by path and stat (mvclr.data.scan)
+PROBE_MEMO = CACHE / "probes.sqlite" # probe outcomes by fingerprint (mvclr.data.ingest)
 VIDEO_INDEX = Path("index")          # stage index: one FAISS index per representation (mvclr similar)
 
 

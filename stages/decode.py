@@ -12,7 +12,7 @@ from mvclr.config import load_params
 from mvclr.data import decoding, executors, shards
 from mvclr.data.index import read_index, summary
 from mvclr.data.layout import Layout
-from mvclr.paths import INDEX, INGEST, SEGMENTS, SHARDS
+from mvclr.paths import INDEX, INGEST, SEGMENTS, SHARD_MEMO, SHARDS
 
 
 def main() -> None:
@@ -24,13 +24,15 @@ def main() -> None:
     units = decoding.plan(jobs, layout, dec["unit_videos"])
     report = shards.build(units, SEGMENTS, SHARDS, {**layout.attrs(), "seed": params["seed"]},
                           timeout_seconds=dec["timeout_seconds"], workers=dec["workers"],
-                          executor=executors.named(executor_name(params)))
+                          executor=executors.named(executor_name(params)), memo=SHARD_MEMO)
     failed = report.pop("failed")
     INGEST.parent.mkdir(parents=True, exist_ok=True)
     INGEST.write_text(json.dumps(summary(rows, failed, report), indent=2) + "\n")
+    shard = report["shards"]
     print(f"decode: {report['videos']} videos, {report['segments']} segments -> {SEGMENTS} "
-          f"({len(units)} shards in {SHARDS}, {report['shards']['kept']} kept); "
-          f"{len(failed)} failed, see {INGEST}")
+          f"({len(units)} shards in {SHARDS}: {shard['kept']} kept, {shard['written']} written); "
+          f"{report['decoded_videos']} videos decoded, {report['copied_videos']} copied from "
+          f"earlier shards; {len(failed)} failed, see {INGEST}")
     if report["videos"] == 0:
         sys.exit("decode: no video could be decoded; see the messages above")
 

@@ -97,7 +97,7 @@ def pipeline_workspace(root: Path, media_dir: Path) -> dict:
     """Four real videos in media_dir, decoded and embedded into root by the pipeline's
     functions with small settings (3 s segments, 8 frames of 64 x 86, 8 frames for R(2+1)D,
     random init); returns the params (also written to root/params.yaml)."""
-    from mvclr.data import decoding, media, shards
+    from mvclr.data import decoding, media, scan, shards
     from mvclr.data.layout import Layout
     from mvclr.features.embedding import embed
     from mvclr.features.musicnn import MusicnnBackbone
@@ -115,7 +115,8 @@ def pipeline_workspace(root: Path, media_dir: Path) -> dict:
         write_media(media_dir / f"{vid}.mp4", seconds, width=96 + 16 * i, height=64)
         probe = media.probe(media_dir / f"{vid}.mp4")
         rows.append({**index_row(vid, f"{vid}.mp4", GENRES[i % 3], TAGS[GENRES[i % 3]],
-                                 ["train", "train", "val", "test"][i]), "duration": probe.duration})
+                                 ["train", "train", "val", "test"][i]), "duration": probe.duration,
+                     "fingerprint": scan.fingerprint(str(media_dir / f"{vid}.mp4"))[0]})
     rows.append(index_row("broken", "broken.mp4", "rock", [], "", "skipped", "truncated"))
     (root / "data").mkdir(parents=True, exist_ok=True)
     write_index(rows, root / "data/index.csv")

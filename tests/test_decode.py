@@ -6,6 +6,7 @@ import subprocess
 import sys
 import threading
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import h5py
@@ -15,13 +16,13 @@ import pytest
 import yaml
 from make_media import MAX_LAG, audio_lag, read_pattern, shown_frames, write_dataset, write_media
 
-from mvclr.data import decoding, media, reader, shards
+from mvclr.data import decoding, media, reader, segment_store, shards
 from mvclr.data.index import read_index
 from mvclr.data.layout import Layout
 from mvclr.data.sampling import segment_starts, video_rng
 from mvclr.data.segment_store import read_meta, row_digest
 from mvclr.features.windows import window_info, window_reader
-from stages import decode, prepare
+from stages import decode, prepare, scan
 
 REPO = Path(__file__).resolve().parents[1]
 SEED = 7
@@ -53,6 +54,7 @@ def project(tmp_path_factory):
     write_params(root)
     with pytest.MonkeyPatch.context() as mp:
         mp.chdir(root)
+        scan.main()
         prepare.main()
         decode.main()
     return root
@@ -75,16 +77,30 @@ def whole_segments(file, starts):
 
 def test_plan_and_unit_keys(project):
     units = units_of(project)
-    assert [[j.video_id for j in u.jobs] for u in units] == [["a", "b"], ["c", "d"], ["e"]]
+    jobs = [j for u in units for j in u.jobs]
+    assert [j.video_id for j in jobs] == ["a", "b", "c", "d", "e"]            # index order
     duration = {r["video_id"]: r["duration"] for r in read_index(project / "data/index.csv")
                 if r["status"] == "ok"}
-    for j in (j for u in units for j in u.jobs):
+    for j in jobs:
         assert j.starts == tuple(segment_starts(duration[j.video_id], 3, 2.0, video_rng(SEED, j.video_id)))
-    assert len({u.key for u in units}) == 3
+    code = decoding.code_digest()
+    for u in units:       # a shard ends after a video whose key says so, or at the cap
+        assert list(u.videos) == [decoding.video_key(j, LAYOUT, code) for j in u.jobs]
+        assert not any(int(k[:12], 16) % 2 == 0 for k in u.videos[:-1])
+        assert 1 <= len(u.jobs) <= decoding.MAX_FACTOR * 2
+    assert len({u.key for u in units}) == len(units)
     assert [u.key for u in units_of(project)] == [u.key for u in units]     # reproducible
-    other = decoding.plan([j for u in units for j in u.jobs], Layout(**{**LAYOUT.attrs(), "window_frames": 4}), 2)
+    other = decoding.plan(jobs, Layout(**{**LAYOUT.attrs(), "window_frames": 4}), 2)
     assert not {u.key for u in other} & {u.key for u in units}               # layout in the key
-    assert units_of(project, unit_videos=3)[0].key not in {u.key for u in units}
+    # the keys follow content and id, never the path or the row
+    moved = [replace(j, path=f"x/{j.path}", file=f"/elsewhere/{j.file}") for j in jobs]
+    assert [u.key for u in decoding.plan(moved, LAYOUT, 2)] == [u.key for u in units]
+    # a changed file changes its own shard (split in two when its new key ends a shard) only
+    for fingerprint in ("0" * 32, "1" * 32, "2" * 32):
+        changed = decoding.plan([replace(jobs[0], fingerprint=fingerprint), *jobs[1:]], LAYOUT, 2)
+        assert changed[0].key != units[0].key
+        assert [u.key for u in changed if "a" not in [j.video_id for j in u.jobs]][-len(units) + 1:] \
+            == [u.key for u in units[1:]]
 
 
 def test_store_holds_the_windows_in_index_order(project):
@@ -140,7 +156,8 @@ def test_ingest_report_covers_prepare_and_decode(project):
     report = json.loads((project / "reports/ingest.json").read_text())
     assert report["status"] == {"ok": len(GOOD), "skipped": 9}
     assert {s["stage"] for s in report["skipped"]} == {"prepare"}
-    assert report["decode"]["segments"] == 3 * 4 + 2 and report["decode"]["shards"]["units"] == 3
+    assert report["decode"]["segments"] == 3 * 4 + 2
+    assert report["decode"]["shards"]["units"] == len(units_of(project))
 
 
 def test_the_store_moves_with_its_folder_and_misses_no_shard_silently(project, tmp_path, monkeypatch):
@@ -151,8 +168,13 @@ def test_the_store_moves_with_its_folder_and_misses_no_shard_silently(project, t
         assert np.array_equal(f["frames"][-1], g["frames"][-1])
     next((tmp_path / "moved/segments").iterdir()).unlink()
     with h5py.File(tmp_path / "moved/segments.h5", "r") as f, \
-            pytest.raises(FileNotFoundError, match="1 of its 3 shard files are missing"):
+            pytest.raises(FileNotFoundError, match=f"1 of its {len(units_of(project))} shard files are missing"):
         window_reader(f, "audio", PARAMS)
+
+
+def recorded(result):
+    """What a shard records of the run that wrote it (not how many videos it copied)."""
+    return result.key, result.shard, result.rows, result.failed
 
 
 def test_a_failing_video_costs_no_other_segments(project, tmp_path):
@@ -160,12 +182,12 @@ def test_a_failing_video_costs_no_other_segments(project, tmp_path):
     broken = tmp_path / "broken.mp4"                  # passed prepare, then was cut short
     data = Path(unit.jobs[0].file).read_bytes()
     broken.write_bytes(data[: len(data) // 2])
-    unit = decoding.Unit(0, "k", (decoding.Job("a", "a.mp4", str(broken), 1, 1, unit.jobs[0].starts),
-                                  unit.jobs[1]), LAYOUT)
+    unit = decoding.Unit(0, "k", (decoding.Job("a", "a.mp4", str(broken), "f" * 32, unit.jobs[0].starts),
+                                  unit.jobs[1]), ("ka", "kb"), LAYOUT)
     result = decoding.decode_unit(unit, tmp_path, 60)
     assert [(f["video_id"], f["reason"]) for f in result.failed] == [("a", media.UNREADABLE)]
     assert result.rows == 3 and [p.name for p in tmp_path.glob("*.h5")] == ["k.h5"]
-    assert shards.verify(tmp_path / "k.h5", unit, 60)[0] == result
+    assert recorded(shards.verify(tmp_path / "k.h5", unit, 60)[0]) == recorded(result)
 
 
 def suspend_when_opened(target: Path, stopped: list):
@@ -189,8 +211,8 @@ def test_a_hanging_file_times_out_is_killed_and_the_unit_carries_on(project, tmp
     slow = write_media(tmp_path / "slow.mp4", 8.0, width=640, height=360, gop=400)  # long to decode
     good = units_of(project)[0].jobs
     starts = (0.5, 3.0, 5.5)
-    unit = decoding.Unit(0, "k", (good[0], decoding.Job("s", "slow.mp4", str(slow), 1, 1, starts),
-                                  good[1]), LAYOUT)
+    unit = decoding.Unit(0, "k", (good[0], decoding.Job("s", "slow.mp4", str(slow), "s" * 32, starts),
+                                  good[1]), ("k0", "ks", "k1"), LAYOUT)
     stopped = []
     suspend_when_opened(slow, stopped)
     t0 = time.monotonic()
@@ -199,7 +221,7 @@ def test_a_hanging_file_times_out_is_killed_and_the_unit_carries_on(project, tmp
     assert [(f["video_id"], f["reason"]) for f in result.failed] == [("s", media.TIMED_OUT)]
     assert result.rows == 6 and time.monotonic() - t0 < 60
     # a shard with timed-out videos is kept under the same budget, redone under a larger one
-    assert shards.verify(tmp_path / "k.h5", unit, 3.0)[0] == result
+    assert recorded(shards.verify(tmp_path / "k.h5", unit, 3.0)[0]) == recorded(result)
     assert "timed out under 3.0 s" in shards.verify(tmp_path / "k.h5", unit, 10.0)[1]
 
 
@@ -212,7 +234,9 @@ def test_damaged_shards_are_reported_and_redone_intact_ones_kept(project, tmp_pa
     root = tmp_path / "p"
     shutil.copytree(project, root, symlinks=True)
     before = digests(root)
-    first, second, third = (root / "data/segments" / u.shard for u in units_of(root))
+    units = units_of(root)
+    assert len(units) >= 2
+    first, second = (root / "data/segments" / u.shard for u in units[:2])
     first.write_bytes(first.read_bytes()[: first.stat().st_size // 2])      # truncated
     with h5py.File(second, "r") as f:                                       # a frames chunk
         chunk = f["frames"].id.get_chunk_info(1)                            # corrupted
@@ -227,7 +251,7 @@ def test_damaged_shards_are_reported_and_redone_intact_ones_kept(project, tmp_pa
     assert [r["shard"] for r in shard_report["redone"]] == [str(p.relative_to(root)) for p in (first, second)]
     assert "unreadable" in shard_report["redone"][0]["reason"]
     assert any(w in shard_report["redone"][1]["reason"] for w in ("unreadable", "digest"))
-    assert shard_report["kept"] == 1 and shard_report["unfinished_removed"] == 1
+    assert shard_report["kept"] == len(units) - 2 and shard_report["unfinished_removed"] == 1
     after = digests(root)
     assert np.array_equal(after[0], before[0]) and list(after[1]) == list(before[1])
 
@@ -261,3 +285,109 @@ def test_a_hard_kill_mid_write_resumes_keeping_finished_shards(project, tmp_path
     assert shard_report["kept"] == len(finished) and shard_report["unfinished_removed"] >= 1
     after = digests(root)
     assert np.array_equal(after[0], before[0]) and list(after[1]) == list(before[1])
+
+
+# ---- a living catalogue: shards addressed by content ----
+
+def rerun(root, monkeypatch):
+    """The front door and decode, as `dvc repro` runs them; decode's report."""
+    monkeypatch.chdir(root)
+    scan.main()
+    prepare.main()
+    decode.main()
+    return json.loads((root / "reports/ingest.json").read_text())["decode"]
+
+
+def store_bytes(root):
+    return (root / "data/segments.h5").read_bytes()
+
+
+def rows_by_video(root):
+    """{video_id: (digests of its segments)} of the segment store."""
+    d, ids = digests(root)
+    out = {}
+    for vid, row in zip(ids, d):
+        out.setdefault(str(vid), []).append(bytes(row))
+    return out
+
+
+class CountingBackbone:
+    """A stand-in video backbone: each segment's mean colour; counts the segments it sees."""
+    dim, batch_size, seen = 3, 4, 0
+
+    def info(self):
+        return {"backbone": "counting", "weights": "none", "device": "cpu", "versions": {}}
+
+    def prepare(self, frames):
+        return frames
+
+    def forward(self, frames):
+        self.seen += len(frames)
+        return frames.reshape(len(frames), -1, 3).mean(axis=1).astype(np.float32)
+
+
+def embed_counting(root):
+    from mvclr.features.embedding import embed
+    backbone = CountingBackbone()
+    params = {**PARAMS, "features": {"block_rows": 4, "video": {"frames": 3}}}
+    summary = embed("video", backbone, params, root / "data/segments.h5",
+                    root / "features/video.zarr", progress=False)
+    return backbone.seen, summary["copied"]
+
+
+def test_a_new_video_at_the_top_decodes_and_embeds_exactly_that_video(project, tmp_path, monkeypatch):
+    root = tmp_path / "p"
+    shutil.copytree(project, root, symlinks=True)
+    before = rows_by_video(root)
+    assert embed_counting(root) == (sum(map(len, before.values())), 0)
+    src = root / "data/src"
+    shutil.copy(src / "c.mkv", src / "new.mkv")           # a copy of a file, under a new id
+    header, *rows = (src / "metadata.csv").read_text().splitlines()
+    (src / "metadata.csv").write_text("\n".join([header, "new,new.mkv,rock,", *rows]) + "\n")
+    report = rerun(root, monkeypatch)
+    assert report["decoded_videos"] == 1 and report["videos"] == len(GOOD) + 1
+    after = rows_by_video(root)
+    assert {v: after[v] for v in before} == before and list(after)[0] == "new"
+    assert after["new"] != after["c"]                      # its own windows (its id seeds them)
+    assert embed_counting(root) == (len(after["new"]), sum(map(len, before.values())))
+    # nothing changed since: nothing decoded, nothing copied, the same bytes
+    again = store_bytes(root)
+    report = rerun(root, monkeypatch)
+    assert report["decoded_videos"] == report["copied_videos"] == 0
+    assert report["shards"]["written"] == 0 and store_bytes(root) == again
+
+
+def test_removing_reordering_or_copying_decodes_nothing(project, tmp_path, monkeypatch):
+    root = tmp_path / "p"
+    shutil.copytree(project, root, symlinks=True)
+    before = rows_by_video(root)
+    src = root / "data/src"
+    header, *rows = (src / "metadata.csv").read_text().splitlines()
+    kept = [r for r in rows[::-1] if not r.startswith("b,")]          # reversed, b removed
+    (src / "metadata.csv").write_text("\n".join([header, *kept]) + "\n")
+    report = rerun(root, monkeypatch)
+    assert report["decoded_videos"] == 0 and report["videos"] == len(GOOD) - 1
+    assert rows_by_video(root) == {v: before[v] for v in reversed(before) if v != "b"}
+    assert list(rows_by_video(root)) != [v for v in before if v != "b"]     # reordered
+    # the whole project copied (every file gets a new mtime, the catalogue a new path)
+    copy = tmp_path / "copy"
+    shutil.copytree(root, copy, symlinks=True, copy_function=shutil.copy)
+    shutil.rmtree(copy / "cache", ignore_errors=True)      # not even the local memos come along
+    report = rerun(copy, monkeypatch)
+    assert report["decoded_videos"] == report["copied_videos"] == 0
+    assert store_bytes(copy) == store_bytes(root)
+
+
+def test_a_verified_shard_is_read_again_only_when_its_file_changes(project, tmp_path, monkeypatch):
+    root = tmp_path / "p"
+    shutil.copytree(project, root, symlinks=True)
+    rerun(root, monkeypatch)                               # verifies every shard, remembers them
+    checked = []
+    real = segment_store.row_digest
+    monkeypatch.setattr(segment_store, "row_digest", lambda *a: checked.append(1) or real(*a))
+    assert rerun(root, monkeypatch)["shards"]["kept"] == len(units_of(root))
+    assert checked == []
+    shard = root / "data/segments" / units_of(root)[0].shard
+    shard.write_bytes(shard.read_bytes())                  # same bytes, another file
+    assert rerun(root, monkeypatch)["shards"]["kept"] == len(units_of(root))
+    assert len(checked) == sum(len(j.starts) for j in units_of(root)[0].jobs)

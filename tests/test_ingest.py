@@ -1,11 +1,19 @@
+import hashlib
+import os
+import subprocess
+import sys
 from collections import Counter
+from pathlib import Path
 
 import pytest
 import yaml
-from make_media import write_dataset
+from make_media import write_dataset, write_media
 
-from mvclr.data import index, ingest
-from stages import prepare
+from mvclr.data import index, ingest, media, metadata, scan, supervise
+from mvclr.data.memo import Memo
+from stages import prepare, scan as scan_stage
+
+REPO = Path(__file__).resolve().parents[1]
 
 SEG = 2.0
 GOOD = [
@@ -62,18 +70,39 @@ def test_index_round_trip(dataset, tmp_path):
 
 def test_metadata_without_required_columns(tmp_path):
     (tmp_path / "metadata.csv").write_text("id,file\nx,x.mp4\n")
-    with pytest.raises(ValueError, match="video_id, path"):
-        ingest.read_metadata(tmp_path)
-    with pytest.raises(FileNotFoundError, match="metadata.csv"):
-        ingest.read_metadata(tmp_path / "nowhere")
+    with pytest.raises(metadata.MetadataError, match="video_id, path"):
+        metadata.read_metadata(tmp_path)
+    with pytest.raises(metadata.MetadataError, match="metadata.csv: no such file"):
+        metadata.read_metadata(tmp_path / "nowhere")
 
 
-def run_prepare(monkeypatch, root, source, min_videos):
+def test_metadata_not_utf8_names_the_line_and_byte(tmp_path):
+    (tmp_path / "metadata.csv").write_bytes(
+        "video_id,path,genre,tags\na,a.mp4,rock,\nb,caf\u00e9.mp4,jazz,\n".encode("latin-1"))
+    with pytest.raises(metadata.MetadataError) as e:
+        metadata.read_metadata(tmp_path)
+    assert str(e.value) == (f"{tmp_path / 'metadata.csv'} line 3: not UTF-8 "
+                            "(byte 0xe9 at position 6)")
+
+
+def test_a_nul_byte_in_a_path_is_a_malformed_row(tmp_path):
+    (tmp_path / "metadata.csv").write_text("video_id,path,genre,tags\na,a\0.mp4,rock,\n")
+    [row] = metadata.read_metadata(tmp_path).rows
+    assert (row["reason"], row["detail"]) == ("malformed row", "line 2: a NUL byte in path")
+
+
+def write_params(root, source, min_videos):
     params = {"seed": 0, "data": {"source": str(source), "split": [0.8, 0.1, 0.1],
                                   "min_videos": min_videos},
               "decode": {"segment_seconds": SEG, "timeout_seconds": 60}}
     (root / "params.yaml").write_text(yaml.safe_dump(params))
+
+
+def run_prepare(monkeypatch, root, source, min_videos):
+    """Stages scan and prepare, as `dvc repro prepare` runs them, in `root`."""
+    write_params(root, source, min_videos)
     monkeypatch.chdir(root)
+    scan_stage.main()
     prepare.main()
 
 
@@ -91,3 +120,118 @@ def test_prepare_fails_clearly_when_too_few_videos(dataset, monkeypatch):
     folder, _ = dataset
     with pytest.raises(SystemExit, match=r"only 4 usable video\(s\).*min_videos = 5"):
         run_prepare(monkeypatch, folder.parent.parent, "data/src", min_videos=5)
+
+
+def test_the_index_carries_the_scans_fingerprints(dataset, monkeypatch):
+    folder, _ = dataset
+    root = folder.parent.parent
+    run_prepare(monkeypatch, root, "data/src", min_videos=len(GOOD))
+    files = {f["line"]: f for f in scan.read_files(root / "data/files.csv")}
+    rows = index.read_index(root / "data/index.csv")
+    columns = list(index.INDEX_COLUMNS)
+    assert columns.index("fingerprint") == columns.index("duration") + 1
+    for r in rows:
+        assert r["fingerprint"] == files[r["line"]]["fingerprint"]
+        if r["status"] == "ok":
+            assert len(r["fingerprint"]) == 32
+    content = (folder / rows[0]["path"]).read_bytes()
+    assert rows[0]["fingerprint"] == hashlib.blake2b(content, digest_size=16).hexdigest()
+
+
+def test_each_content_is_probed_once(tmp_path, monkeypatch, capsys):
+    """A second run, a copied file and a metadata edit probe nothing; a new file is probed
+    alone; a run with nothing to probe starts no probe process."""
+    source = tmp_path / "data/src"
+    write_dataset(source, GOOD[:2], bad=False, segment_seconds=SEG)
+    run_prepare(monkeypatch, tmp_path, "data/src", min_videos=1)
+    assert "2 file(s) probed" in capsys.readouterr().out
+    first = (tmp_path / "data/index.csv").read_bytes()
+
+    def no_child(self):
+        raise AssertionError("a probe process was started")
+    monkeypatch.setattr(supervise.Supervised, "_start", no_child)
+    run_prepare(monkeypatch, tmp_path, "data/src", min_videos=1)
+    assert "0 file(s) probed" in capsys.readouterr().out
+    assert (tmp_path / "data/index.csv").read_bytes() == first
+
+    (source / "copy.mp4").write_bytes((source / "a.mp4").read_bytes())
+    with open(source / "metadata.csv", "a") as f:
+        f.write("copy,copy.mp4,pop,edited\n")
+    run_prepare(monkeypatch, tmp_path, "data/src", min_videos=1)
+    assert "0 file(s) probed" in capsys.readouterr().out
+    rows = index.read_index(tmp_path / "data/index.csv")
+    assert rows[-1]["status"] == "ok" and rows[-1]["fingerprint"] == rows[0]["fingerprint"]
+
+    monkeypatch.undo()
+    write_media(source / "new.mkv", 5.0)
+    with open(source / "metadata.csv", "a") as f:
+        f.write("new,new.mkv,pop,\n")
+    run_prepare(monkeypatch, tmp_path, "data/src", min_videos=1)
+    assert "1 file(s) probed" in capsys.readouterr().out
+
+
+def test_outcomes_of_the_run_are_not_remembered(tmp_path):
+    """A MediaError is the file's (remembered); a timeout or a crash is the run's (not)."""
+    calls = []
+
+    def probe(path):
+        calls.append(path)
+        if path.name == "slow.mp4":
+            raise supervise.TimedOut(media.TIMED_OUT, "no result within 1 s")
+        raise media.MediaError(path, media.UNREADABLE, "junk")
+
+    with Memo(tmp_path / "probes.sqlite", "v1") as memo:
+        probes = ingest.Probes(probe, memo)
+        for _ in range(2):
+            assert probes.outcome(tmp_path / "junk.mp4", "f1") == (None, media.UNREADABLE, "junk")
+            with pytest.raises(supervise.TimedOut):
+                probes.outcome(tmp_path / "slow.mp4", "f2")
+    assert [p.name for p in calls] == ["junk.mp4", "slow.mp4", "slow.mp4"]
+    with Memo(tmp_path / "probes.sqlite", "v1") as memo:
+        assert memo.load() == {"f1": f"{media.UNREADABLE}\tjunk"}
+        assert ingest.Probes(lambda path: media.Probe(6.25, *[None] * 9), memo).outcome(
+            "new.mp4", "f3") == (6.25, "", "")
+        assert memo.load()["f3"] == "6.25"
+    with Memo(tmp_path / "probes.sqlite", "v2") as memo:
+        assert memo.load() == {}                         # another probing code: probed again
+
+
+def test_a_missing_genre_column_is_said_once(tmp_path, monkeypatch, capsys):
+    source = tmp_path / "data/src"
+    write_dataset(source, GOOD[:2], bad=False, segment_seconds=SEG)
+    text = (source / "metadata.csv").read_text().splitlines()
+    (source / "metadata.csv").write_text("\n".join(
+        ",".join(f for i, f in enumerate(line.split(",")) if i != 2) for line in text) + "\n")
+    run_prepare(monkeypatch, tmp_path, "data/src", min_videos=1)
+    err = capsys.readouterr().err
+    assert err.count("no genre column") == 1 and "genre probes will be skipped" in err
+    assert all(r["genre"] == "" for r in index.read_index(tmp_path / "data/index.csv"))
+
+
+@pytest.mark.parametrize("stage", ["scan", "prepare"])
+def test_errors_on_purpose_are_one_line_without_traceback(tmp_path, stage):
+    source = tmp_path / "data/src"
+    source.mkdir(parents=True)
+    (source / "metadata.csv").write_bytes(b"video_id,path,genre,tags\nb,caf\xe9.mp4,,\n")
+    write_params(tmp_path, "data/src", min_videos=1)
+    done = subprocess.run([sys.executable, "-m", f"stages.{stage}"], cwd=tmp_path,
+                          capture_output=True, text=True,
+                          env={**os.environ, "PYTHONPATH": str(REPO)})
+    assert done.returncode == 1
+    assert done.stderr.strip().splitlines() == [
+        f"{stage}: data/src/metadata.csv line 2: not UTF-8 (byte 0xe9 at position 6)"]
+
+
+def test_a_files_table_of_other_rows_is_refused(dataset, monkeypatch):
+    folder, _ = dataset
+    root = folder.parent.parent
+    run_prepare(monkeypatch, root, "data/src", min_videos=1)
+    meta = folder / "metadata.csv"
+    text = meta.read_text()
+    try:
+        meta.write_text(text + "late,a.mp4,rock,\n")
+        with pytest.raises(SystemExit, match=r"data/files.csv lists 13 rows, metadata.csv has 14; "
+                                             r"run `dvc repro scan`"):
+            prepare.main()
+    finally:
+        meta.write_text(text)

@@ -4,6 +4,11 @@ from __future__ import annotations
 
 import csv
 import json
+import os
+import re
+import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import h5py
@@ -151,5 +156,70 @@ def test_a_change_of_runtime_re_embeds_audio_only(workspace):
     assert "embed_audio" in changed and "embed_video" not in changed
     out = run(["dvc", "repro", "--single-item", "embed_audio"], workspace)
     assert stages_run(out) == {"embed_audio"}
-    assert f"{VIDEOS * SEGMENTS} segments in" in out               # every block recomputed
+    assert f"{VIDEOS * SEGMENTS} segments computed in" in out      # every block recomputed
     assert feature_store.attrs(workspace / "features/audio.zarr")["runtime"] == after
+
+
+def failing(cmd: list[str], cwd: Path) -> str:
+    """`cmd` in `cwd`, which must fail; its output."""
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
+    done = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True, timeout=600)
+    assert done.returncode != 0, f"{' '.join(cmd)} passed:\n{done.stdout[-3000:]}"
+    return done.stdout + done.stderr
+
+
+def test_an_unknown_params_key_stops_every_run_whatever_is_up_to_date(workspace):
+    original = (workspace / "params.yaml").read_text()
+    try:
+        for key, hint in (("tua", "did you mean tau?"), ("decode.segmnets", "did you mean decode.segments?")):
+            params = yaml.safe_load(original)
+            where = params
+            for part in key.split(".")[:-1]:
+                where = where[part]
+            where[key.split(".")[-1]] = 3
+            (workspace / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+            out = failing(["dvc", "repro"], workspace)
+            assert f"unknown key {key}; {hint}" in out and "Traceback" not in out, out[-3000:]
+        (workspace / "params.yaml").write_text(original)
+        out = failing(["dvc", "exp", "run", "-S", "+tua=0.3"], workspace)
+        assert "unknown key tua; did you mean tau?" in out, out[-3000:]
+    finally:
+        (workspace / "params.yaml").write_text(original)
+
+
+def similar(workspace: Path, query: str) -> subprocess.CompletedProcess:
+    return subprocess.run([str(Path(sys.executable).parent / "mvclr"), "similar", query],
+                          cwd=workspace, capture_output=True, text=True, timeout=300)
+
+
+def decoded(out: str) -> tuple[int, list[int]]:
+    """Videos decoded and segments computed per feature store, as the stages report them."""
+    videos = re.search(r"(\d+) videos decoded", out)
+    return (int(videos.group(1)) if videos else None,
+            [int(n) for n in re.findall(r"\.zarr: (\d+) segments computed in", out)])
+
+
+def test_a_living_catalogue_costs_only_what_changed(workspace):
+    """Runs last: it changes the catalogue. One new video at the top of metadata.csv is decoded
+    and embedded alone and answered by `mvclr similar`; a removed one costs nothing and is
+    refused."""
+    raw = Path(yaml.safe_load((workspace / "params.yaml").read_text())["data"]["source"])
+    meta = raw / "metadata.csv"
+    header, *rows = meta.read_text().splitlines()
+    with open(meta, newline="") as f:
+        first, second = list(csv.DictReader(f))[:2]
+    shutil.copy(raw / first["path"], raw / "fresh.mp4")
+    meta.write_text("\n".join([header, "fresh,fresh.mp4,rock,", *rows]) + "\n")
+    out = run(["dvc", "repro"], workspace)
+    assert decoded(out) == (1, [SEGMENTS, SEGMENTS]), out[-3000:]           # audio, video
+    answer = similar(workspace, "fresh")
+    assert answer.returncode == 0 and "nearest videos to fresh" in answer.stdout, answer.stderr
+
+    meta.write_text("\n".join([header, "fresh,fresh.mp4,rock,",
+                               *(r for r in rows if not r.startswith(second["video_id"] + ","))]) + "\n")
+    out = run(["dvc", "repro"], workspace)
+    assert decoded(out) == (0, [0, 0]), out[-3000:]
+    answer = similar(workspace, second["video_id"])
+    assert answer.returncode == 1 and f"unknown video id '{second['video_id']}'" in answer.stderr
+    status = run(["dvc", "status"], workspace)
+    assert "changed" not in status.replace("always changed", ""), status

@@ -1,13 +1,16 @@
 """The index (data/index.csv): one row per metadata row of the data set,
-video_id,path,genre,tags,duration,status,reason,detail,line; and the ingest report
-(reports/ingest.json): what became of every row, through probing (prepare) and decoding."""
+video_id,path,genre,tags,duration,fingerprint,status,reason,detail,line (fingerprint: the
+BLAKE2b-128 of the file's content the scan found, mvclr.data.scan; empty where it found no
+usable file); and the ingest report (reports/ingest.json): what became of every row, through
+probing (prepare) and decoding."""
 from __future__ import annotations
 
 import csv
 from collections import Counter
 from pathlib import Path
 
-INDEX_COLUMNS = ("video_id", "path", "genre", "tags", "duration", "status", "reason", "detail", "line")
+INDEX_COLUMNS = ("video_id", "path", "genre", "tags", "duration", "fingerprint", "status", "reason",
+                 "detail", "line")
 
 
 def summary(rows: list[dict], failed: list[dict] = (), decode: dict | None = None) -> dict:
@@ -38,13 +41,13 @@ def write_index(rows: list[dict], path: str | Path) -> None:
         w.writerow(INDEX_COLUMNS)
         for r in rows:
             w.writerow([r["video_id"], r["path"], r["genre"], "|".join(r["tags"]),
-                        "" if r["duration"] is None else r["duration"],
+                        "" if r["duration"] is None else r["duration"], r.get("fingerprint", ""),
                         r["status"], r["reason"], r.get("detail", ""), r.get("line", "")])
 
 
 def read_index(path: str | Path) -> list[dict]:
     """Rows of data/index.csv: tags as list[str], duration as float (None if unknown), line as
-    int (None if unknown)."""
+    int (None if unknown), fingerprint as str ('' if none)."""
     with open(path, newline="", encoding="utf-8") as f:
         rows = list(csv.DictReader(f))
     for r in rows:

@@ -1,5 +1,10 @@
 """Opening and probing media files with PyAV: which streams a file has, how long they
-really last, and the reasons a file cannot be used (shared with the ingest report)."""
+really last, and the reasons a file cannot be used (shared with the ingest report).
+
+Every open (`open_media`, the probe's and the reader's) reads the one file it is given: FFmpeg
+may only pick a demuxer that opens no other file or stream (OPENS_OTHERS left out of its
+format whitelist, so a playlist is refused before its header is read) and may only use the
+file protocol. The scan skips playlists already (mvclr.data.scan); this is defence in depth."""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -11,6 +16,18 @@ import av
 MISSING, EMPTY, UNREADABLE, TRUNCATED = "missing file", "empty file", "unreadable", "truncated"
 NO_AUDIO, NO_VIDEO, DECODE_FAILED = "no audio stream", "no video stream", "decode failed"
 TIMED_OUT = "timed out"
+PLAYLIST = "playlist container"
+
+# demuxers that open other files or streams: playlists and manifests (hls, dash, imf), scripts
+# (concat, avisynth, vapoursynth), file-name patterns (image2), sessions (sdp, rtsp, rtp),
+# filter graphs (lavfi, whose movie source opens any file)
+OPENS_OTHERS = {"hls", "dash", "imf", "concat", "avisynth", "vapoursynth", "image2", "sdp",
+                "rtsp", "rtp", "lavfi"}
+_DEMUXERS = sorted(n for n in av.formats_available if av.ContainerFormat(n).is_input)
+OPEN_GUARD = {
+    "format_whitelist": ",".join(n for n in _DEMUXERS if not set(n.split(",")) & OPENS_OTHERS),
+    "protocol_whitelist": "file",
+}
 
 TAIL_SECONDS = 3.0       # probe demuxes this much before the declared end to find the real ends
 MAX_BAD_PACKETS = 32     # undecodable packets always tolerated within one read
@@ -64,16 +81,22 @@ def _streams(container, path):
 
 
 def open_media(path):
+    """The open container of `path` (OPEN_GUARD applied); MediaError when it cannot be used."""
     path = Path(path)
     if not path.is_file():
         raise MediaError(path, MISSING)
     if path.stat().st_size == 0:
         raise MediaError(path, EMPTY)
     try:
-        return av.open(str(path), metadata_errors="ignore")
-    except av.FFmpegError as e:
+        return av.open(str(path), metadata_errors="ignore", container_options=OPEN_GUARD)
+    except av.ArgumentError:
+        # EINVAL from avformat_open_input with these fixed, valid options: the demuxer it
+        # probed is not on the whitelist
+        raise MediaError(path, PLAYLIST, "FFmpeg would read it with a demuxer that opens other "
+                         f"files ({', '.join(sorted(OPENS_OTHERS))})") from None
+    except (av.FFmpegError, OSError) as e:   # strerror: no path in a detail memoised by content
         raise MediaError(path, UNREADABLE, e.strerror or str(e)) from None
-    except (OSError, UnicodeDecodeError) as e:
+    except UnicodeDecodeError as e:
         raise MediaError(path, UNREADABLE, str(e)) from None
 
 

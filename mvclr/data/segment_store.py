@@ -24,6 +24,7 @@ read the store through this module (or import hdf5plugin) so HDF5 finds them.
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import resource
 import uuid
@@ -70,6 +71,32 @@ def read_meta(path: str | Path) -> SegmentMeta:
     with h5py.File(path, "r") as f:
         return SegmentMeta(video_id=f["video_id"].asstr()[:], segment_index=f["segment_index"][:],
                            start_seconds=f["start_seconds"][:], split=None, attrs=dict(f.attrs))
+
+
+def read_rows(path: str | Path, first: int, n: int) -> tuple[np.ndarray, np.ndarray, dict]:
+    """Audio, frames and the META columns of rows first .. first+n of one shard."""
+    with h5py.File(path, "r") as f:
+        rows = slice(first, first + n)
+        meta = {name: f[name][rows] for name in META}
+        meta["video_id"] = f["video_id"].asstr()[rows]
+        return f["audio"][rows], f["frames"][rows], meta
+
+
+def shard_videos(path: str | Path) -> dict[str, tuple[int, int]]:
+    """{video_key: (first row, rows)} of the videos a complete shard holds (its `videos`
+    attribute pairs each key with an id; failed videos hold no rows)."""
+    with h5py.File(path, "r") as f:
+        if not f.attrs.get("complete") or "videos" not in f.attrs:
+            return {}
+        keys = {vid: key for key, vid in json.loads(f.attrs["videos"])}
+        ids = f["video_id"].asstr()[:]
+    out, first = {}, 0
+    for i in range(1, len(ids) + 1):
+        if i == len(ids) or ids[i] != ids[first]:
+            if ids[first] in keys:
+                out[keys[ids[first]]] = (first, i - first)
+            first = i
+    return out
 
 
 class ShardWriter:

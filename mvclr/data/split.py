@@ -28,7 +28,8 @@ def split_videos(rows: list[dict], fractions, seed: int) -> dict[str, str]:
     remainder fills the splits up to their overall sizes at random."""
     fractions = np.asarray(fractions, float)
     if len(fractions) != len(SPLITS) or np.any(fractions < 0) or not np.isclose(fractions.sum(), 1):
-        raise ValueError(f"data.split must be three non-negative fractions summing to 1, got {list(fractions)}")
+        raise ValueError("data.split must be three non-negative fractions summing to 1, got "
+                         f"{[float(x) for x in fractions]}")
     rng = np.random.default_rng(seed)
     by_genre = defaultdict(list)
     for row in rows:

@@ -156,8 +156,16 @@ class PairedStores:
         return slice(b * self.block_rows, min((b + 1) * self.block_rows, self.n_segments))
 
     def read(self, rows: slice, audio: bool = True, video: bool = True):
-        """(audio, video) vectors of `rows`; None for a modality not asked for."""
-        return (self.audio[rows] if audio else None), (self.video[rows] if video else None)
+        """(audio, video) vectors of `rows`; None for a modality not asked for. Non-finite
+        vectors are never passed on: an error names their rows."""
+        out = []
+        for wanted, array, path in ((audio, self.audio, AUDIO), (video, self.video, VIDEO)):
+            values = array[rows] if wanted else None
+            bad = [] if values is None else store.non_finite_rows(values, rows.start)
+            if bad:
+                raise store.non_finite_error(self.root / path, bad, "run its embed stage")
+            out.append(values)
+        return tuple(out)
 
     def blocks(self, audio: bool = True, video: bool = True) -> Iterator[tuple[slice, np.ndarray, np.ndarray]]:
         """(rows, audio, video) of every block in store order."""
