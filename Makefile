@@ -1,5 +1,6 @@
 # `make repro`: set up .venv and run the pipeline on the demo data set.
 # `make test`:  set up .venv and run the test suite.
+# `make check-results`: after `make repro`, compare the run's metrics with the committed ones.
 # `make lock`:  re-resolve requirements.lock from setup.cfg to the newest allowed versions
 #               (then commit it and re-run `make repro`: results may move).
 # Both setup targets are idempotent: .venv is rebuilt when the lock changes. The set-up
@@ -15,7 +16,7 @@ LOCK   := requirements.lock
 NODEPS := requirements-nodeps.lock
 TOOLS  := .venv-lock
 
-.PHONY: setup lock browser ffmpeg repro test bench
+.PHONY: setup lock browser ffmpeg repro check-results test bench
 
 $(STAMP): $(LOCK) $(NODEPS) setup.cfg pyproject.toml
 	rm -rf $(VENV)
@@ -38,6 +39,10 @@ lock:
 
 repro: setup
 	PATH="$(CURDIR)/$(BIN):$$PATH" dvc repro
+
+# after `make repro`: do this run's metrics reproduce the committed ones within their uncertainty?
+check-results: setup
+	$(BIN)/mvclr check-results
 
 # Debian's chromium renders reports/neighbours.html in the report test
 browser:

@@ -2,6 +2,7 @@
 
     mvclr similar VIDEO_ID [--k 5] [--representation cl_agg] [--split test ...]
     mvclr similar path/to/new_video.mp4 ...
+    mvclr check-results [--against REV]
 
 prints the nearest videos of the catalogue (every decoded video; `--split` restricts it) by
 cosine similarity of the video vectors (segment vectors aggregated by `probe.aggregate`), from
@@ -13,10 +14,16 @@ outputs (`dvc repro`). When the index, the stores or the model were built with o
 than params.yaml holds, or the model or stores changed after the index was built, a query by
 id is answered from the index with a warning, a new file is refused (its vectors would not be
 comparable with the indexed ones).
+
+`mvclr check-results` compares the run's reports/retrieval.json and reports/probes.json with
+the versions committed at REV (default HEAD) and passes when every metric lies within the
+uncertainty it carries (mvclr.reporting.reproduction), naming every one that does not.
 """
 from __future__ import annotations
 
 import argparse
+import json
+import subprocess
 import sys
 from pathlib import Path
 
@@ -39,7 +46,39 @@ def _parser() -> argparse.ArgumentParser:
                          help="search only videos of this split (repeatable; default all)")
     similar.add_argument("--root", type=Path, default=Path("."),
                          help="project directory holding params.yaml and the stores (default .)")
+    check = sub.add_parser("check-results", help="do this run's metrics reproduce the committed ones?")
+    check.add_argument("--against", default="HEAD", help="git revision holding the committed "
+                       "reports (default HEAD)")
+    check.add_argument("--root", type=Path, default=Path("."),
+                       help="project directory (a git checkout) holding reports/ (default .)")
     return parser
+
+
+class CheckError(Exception):
+    pass
+
+
+def check_results(args: argparse.Namespace) -> int:
+    from mvclr.reporting import reproduction
+    run, committed = {}, {}
+    for name in ("retrieval", "probes"):
+        path = args.root / "reports" / f"{name}.json"
+        try:
+            run[name] = json.loads(path.read_text())
+        except (OSError, ValueError) as e:
+            raise CheckError(f"{path}: {e}; run `dvc repro` first") from None
+        shown = subprocess.run(["git", "-C", str(args.root), "show", f"{args.against}:reports/{name}.json"],
+                               capture_output=True, text=True)
+        if shown.returncode:
+            raise CheckError(f"no committed reports/{name}.json at {args.against}: "
+                             f"{shown.stderr.strip()}")
+        committed[name] = json.loads(shown.stdout)
+    failed = reproduction.failures(run, committed)
+    for line in failed:
+        print(f"not reproduced: {line}")
+    print(f"check-results: {'FAIL' if failed else 'PASS'}: {len(failed)} metric(s) outside their "
+          f"band around the results committed at {args.against}")
+    return 1 if failed else 0
 
 
 def print_neighbours(cat: catalogue.Catalogue, found: list[tuple[int, float]], what: str,
@@ -91,8 +130,8 @@ def similar(args: argparse.Namespace) -> int:
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
-        return similar(args)
-    except (catalogue.CatalogueError, media.MediaError) as e:
+        return check_results(args) if args.command == "check-results" else similar(args)
+    except (catalogue.CatalogueError, media.MediaError, CheckError) as e:
         print(f"mvclr {args.command}: error: {e}", file=sys.stderr)
         return 1
 

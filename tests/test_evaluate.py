@@ -131,6 +131,14 @@ def test_table2_layout():
     assert "without a positive or a negative test video: jazz" in md and "F1 over 3 classes" in md
 
 
+def test_names_from_the_data_are_escaped():
+    prb = fake_probes()
+    for rep in prb.values():
+        rep["genre"]["excluded"] = ["<script>alert(1)</script>", "a|b"]
+    md = tables.table2(prb)
+    assert "<script>" not in md and "&lt;script&gt;alert(1)&lt;/script&gt;, a\\|b" in md
+
+
 def test_render_holds_both_tables():
     md = tables.render(fake_retrieval(), fake_probes())
     assert md.index("**Table 1.**") < md.index("**Table 2.**")

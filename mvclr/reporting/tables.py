@@ -4,6 +4,8 @@ diagnostics and which explanations of the paper's result hold on this data
 (mvclr.reporting.verdicts)."""
 from __future__ import annotations
 
+import html
+
 from mvclr.evaluation.diagnostics import SATURATED
 from mvclr.reporting.verdicts import rank_ratio, verdicts
 
@@ -46,8 +48,14 @@ def _num(x, digits: int) -> str:
     return "–" if x is None else f"{x:.{digits}f}"
 
 
+def _text(value) -> str:
+    """A name from the data (a genre, a tag, a configuration) as Markdown text: HTML escaped, so
+    no viewer renders markup a catalogue's metadata holds, and `|` escaped, so no cell splits."""
+    return html.escape(str(value), quote=False).replace("|", "\\|")
+
+
 def _row(cells: list) -> str:
-    return "| " + " | ".join(str(c) for c in cells) + " |"
+    return "| " + " | ".join(_text(c) for c in cells) + " |"
 
 
 def _with_ci(entry: dict, key: str) -> str:
@@ -123,7 +131,7 @@ def table2(probes: dict) -> str:
     if first is not None:
         for task, title in (("tags", "Tagging"), ("genre", "Genre")):
             t = first[task]
-            excluded = ", ".join(t["excluded"]) or "none"
+            excluded = ", ".join(map(_text, t["excluded"])) or "none"
             notes.append(f"{title}: {t['n_train']}/{t['n_val']}/{t['n_test']} train/val/test "
                          f"videos; AUC over {t['n_evaluated']} of {t['n_classes']} classes "
                          f"(without a positive or a negative test video: {excluded}); F1 over "
