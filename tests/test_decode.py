@@ -391,3 +391,12 @@ def test_a_verified_shard_is_read_again_only_when_its_file_changes(project, tmp_
     shard.write_bytes(shard.read_bytes())                  # same bytes, another file
     assert rerun(root, monkeypatch)["shards"]["kept"] == len(units_of(root))
     assert len(checked) == sum(len(j.starts) for j in units_of(root)[0].jobs)
+
+
+def test_the_code_digest_follows_behaviour_not_documentation():
+    from mvclr.data.code_digest import behaviour
+    base = 'def f(x):\n    """Doc."""\n    return x + 1  # one\n'
+    same = 'def f(x):\n    """Another doc,\n    longer."""\n    # a comment\n    return x + 1\n'
+    assert behaviour(base) == behaviour(same) == behaviour('def f(x):\n    return (x + 1)\n')
+    assert behaviour(base) != behaviour(base.replace("x + 1", "x + 2"))
+    assert behaviour('"""Module."""\nA = 1\n') == behaviour("A = 1\n") != behaviour("A = 2\n")

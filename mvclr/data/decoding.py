@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import sys
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,6 +31,7 @@ import av
 import numpy as np
 
 from mvclr.data import layout as layout_module, media, reader, sampling, segment_store
+from mvclr.data.code_digest import code_digest as code_digest_of
 from mvclr.data.layout import Layout
 from mvclr.data.supervise import Failed, Supervised
 
@@ -80,12 +82,10 @@ class UnitResult:
 
 
 def code_digest() -> str:
-    """Digest of the decoding code and the libraries that decide decoded values."""
-    h = hashlib.blake2b(digest_size=16)
-    for file in (*(m.__file__ for m in CODE), __file__):
-        h.update(Path(file).read_bytes())
-    h.update(json.dumps([av.__version__, av.library_versions], default=str).encode())
-    return h.hexdigest()
+    """Digest of the decoding code's behaviour (mvclr.data.code_digest: docstrings and comments
+    aside) and of the libraries that decide decoded values."""
+    return code_digest_of(*CODE, sys.modules[__name__],
+                          extra=json.dumps([av.__version__, av.library_versions], default=str))
 
 
 def jobs(rows: list[dict], source: str | Path, seed: int, segments: int,

@@ -10,13 +10,13 @@ the file (timed out, the probe process crashed: mvclr.data.supervise.Failed) are
 """
 from __future__ import annotations
 
-import hashlib
 import os
 from pathlib import Path
 
 import av
 
 from mvclr.data import media, scan, supervise
+from mvclr.data.code_digest import code_digest
 from mvclr.data.metadata import read_metadata
 
 DUPLICATE_ID, DUPLICATE_PATH, TOO_SHORT = "duplicate id", "duplicate path", "too short"
@@ -24,10 +24,9 @@ MEMO_FORMAT = 1          # how Probes writes an outcome
 
 
 def probe_version() -> str:
-    """Digest of what decides a remembered probe outcome: mvclr/data/media.py's code, PyAV's
-    version (whose wheel bundles FFmpeg) and MEMO_FORMAT."""
-    code = Path(media.__file__).read_bytes() + f"{av.__version__} {MEMO_FORMAT}".encode()
-    return hashlib.blake2b(code, digest_size=16).hexdigest()
+    """Digest of what decides a remembered probe outcome: mvclr/data/media.py's behaviour
+    (mvclr.data.code_digest), PyAV's version (whose wheel bundles FFmpeg) and MEMO_FORMAT."""
+    return code_digest(media, extra=f"{av.__version__} {MEMO_FORMAT}")
 
 
 class Probes:
