@@ -95,12 +95,29 @@ def test_plan_and_unit_keys(project):
     # the keys follow content and id, never the path or the row
     moved = [replace(j, path=f"x/{j.path}", file=f"/elsewhere/{j.file}") for j in jobs]
     assert [u.key for u in decoding.plan(moved, LAYOUT, 2)] == [u.key for u in units]
-    # a changed file changes its own shard (split in two when its new key ends a shard) only
-    for fingerprint in ("0" * 32, "1" * 32, "2" * 32):
-        changed = decoding.plan([replace(jobs[0], fingerprint=fingerprint), *jobs[1:]], LAYOUT, 2)
-        assert changed[0].key != units[0].key
-        assert [u.key for u in changed if "a" not in [j.video_id for j in u.jobs]][-len(units) + 1:] \
-            == [u.key for u in units[1:]]
+
+
+def synthetic_jobs(n, seed=0):
+    rng = np.random.default_rng(seed)
+    return [decoding.Job(f"v{i}", f"v{i}.mp4", f"/c/v{i}.mp4", f"{rng.integers(2 ** 62):032x}",
+                         (0.0, 2.0)) for i in range(n)]
+
+
+@pytest.mark.parametrize("change", ["insert", "remove", "refingerprint"])
+def test_a_change_renews_at_most_the_two_shards_around_it(change):
+    jobs = synthetic_jobs(400)
+    before = decoding.plan(jobs, LAYOUT, 4)
+    for at in (0, 137, 399):
+        if change == "insert":
+            changed = jobs[:at] + synthetic_jobs(1, seed=9) + jobs[at:]
+        elif change == "remove":
+            changed = jobs[:at] + jobs[at + 1:]
+        else:
+            changed = jobs[:at] + [replace(jobs[at], fingerprint="f" * 32)] + jobs[at + 1:]
+        after = decoding.plan(changed, LAYOUT, 4)
+        new, gone = {u.key for u in after} - {u.key for u in before}, {u.key for u in before} - {u.key for u in after}
+        assert 1 <= len(new) <= 2 and len(gone) <= 2, (change, at)
+        assert sum(len(u.jobs) for u in after if u.key in new) <= 2 * decoding.MAX_FACTOR * 4
 
 
 def test_store_holds_the_windows_in_index_order(project):
@@ -178,12 +195,12 @@ def recorded(result):
 
 
 def test_a_failing_video_costs_no_other_segments(project, tmp_path):
-    unit = units_of(project)[0]
+    jobs = [j for u in units_of(project) for j in u.jobs]
     broken = tmp_path / "broken.mp4"                  # passed prepare, then was cut short
-    data = Path(unit.jobs[0].file).read_bytes()
+    data = Path(jobs[0].file).read_bytes()
     broken.write_bytes(data[: len(data) // 2])
-    unit = decoding.Unit(0, "k", (decoding.Job("a", "a.mp4", str(broken), "f" * 32, unit.jobs[0].starts),
-                                  unit.jobs[1]), ("ka", "kb"), LAYOUT)
+    unit = decoding.Unit(0, "k", (decoding.Job("a", "a.mp4", str(broken), "f" * 32, jobs[0].starts),
+                                  jobs[1]), ("ka", "kb"), LAYOUT)
     result = decoding.decode_unit(unit, tmp_path, 60)
     assert [(f["video_id"], f["reason"]) for f in result.failed] == [("a", media.UNREADABLE)]
     assert result.rows == 3 and [p.name for p in tmp_path.glob("*.h5")] == ["k.h5"]
@@ -209,7 +226,7 @@ def suspend_when_opened(target: Path, stopped: list):
 
 def test_a_hanging_file_times_out_is_killed_and_the_unit_carries_on(project, tmp_path):
     slow = write_media(tmp_path / "slow.mp4", 8.0, width=640, height=360, gop=400)  # long to decode
-    good = units_of(project)[0].jobs
+    good = [j for u in units_of(project) for j in u.jobs]
     starts = (0.5, 3.0, 5.5)
     unit = decoding.Unit(0, "k", (good[0], decoding.Job("s", "slow.mp4", str(slow), "s" * 32, starts),
                                   good[1]), ("k0", "ks", "k1"), LAYOUT)
