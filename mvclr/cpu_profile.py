@@ -23,6 +23,9 @@ ISA_CAPS = {
     "OPENBLAS_CORETYPE": "Haswell",       # numpy's BLAS: the AVX2 kernels
     "ONEDNN_MAX_CPU_ISA": "AVX2",         # TensorFlow's convolutions (musicnn)
     "ATEN_CPU_CAPABILITY": "avx2",        # torch's vectorised kernels (training)
+    # TensorFlow runs its oneDNN ops only on CPUs with AVX512_VNNI, AVX512_BF16, AVX_VNNI or AMX
+    # and its Eigen kernels elsewhere (a Zen 3): two arithmetics for musicnn's features. On
+    "TF_ENABLE_ONEDNN_OPTS": "1",         # every machine: oneDNN (the faster, thread-invariant one)
 }
 
 

@@ -68,3 +68,16 @@ def test_stages_run_under_the_profile():
     assert out[0] == str(THREADS)
     if X86_AVX2:
         assert out[1] == "AVX2"
+
+
+@pytest.mark.skipif(not X86_AVX2, reason="the profile's ISA caps apply to x86-64 with AVX2 and FMA3")
+def test_tensorflow_runs_its_onednn_ops_on_every_cpu():
+    """TensorFlow would pick oneDNN or Eigen kernels by CPU features (a Zen 3 without VNNI gets
+    Eigen, other bits): the profile pins oneDNN."""
+    probe = ("import stages, os; os.environ['TF_CPP_MIN_LOG_LEVEL'] = '3'\n"
+             "from tensorflow.python.util import _pywrap_util_port as port\n"
+             "print(port.IsMklEnabled())")
+    env = {k: v for k, v in os.environ.items() if k not in ("MVCLR_CPU_PROFILE", "TF_ENABLE_ONEDNN_OPTS")}
+    out = subprocess.run([sys.executable, "-c", probe], cwd=REPO, env=env, check=True,
+                         capture_output=True, text=True).stdout.split()
+    assert out[-1] == "True"
