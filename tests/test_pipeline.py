@@ -16,7 +16,7 @@ import pytest
 import yaml
 from workspace import commit, copy_repo, run, stages_run, tiny_set
 
-from mvclr.data import segment_store
+from mvclr.data import decoding, segment_store
 from mvclr.features import store as feature_store
 
 VIDEOS = 30
@@ -79,7 +79,8 @@ def test_segment_store_holds_every_usable_video(workspace):
         assert f["frames"][-1].std() > 0 and f["audio"][-1].std() > 0
         shards = {m.file_name for m in f["frames"].virtual_sources()}
     assert {f"segments/{p.name}" for p in (workspace / "data/segments").iterdir()} == shards
-    assert len(shards) == -(-VIDEOS // 16)
+    # shards end at content-defined boundaries: 16 videos on average, at most 4 x 16
+    assert -(-VIDEOS // (16 * decoding.MAX_FACTOR)) <= len(shards) <= VIDEOS
     assert "up to date" in run(["dvc", "status", "decode"], workspace)
 
 
