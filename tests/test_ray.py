@@ -164,7 +164,7 @@ def test_a_killed_worker_and_a_killed_actor_are_redone(local_run, ray_run, clust
         stop.set()
         killer.join()
     assert [title for title, _ in killed] == ["ray::run_unit", "ray::BlockFiller.fill"], out[-3000:]
-    assert stages_run(out) == {"decode", "embed_video"}
+    assert stages_run(out) == {"scan", "decode", "embed_video"}      # scan: always run
     assert outputs(repo) == outputs(local_run)
 
 
